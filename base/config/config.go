@@ -1,0 +1,127 @@
+package config
+
+import (
+	"time"
+)
+
+// Role names accepted by [brun] roles.
+const (
+	RoleAgent    = "agent"
+	RoleTransfer = "transfer"
+	RoleConsole  = "console"
+)
+
+// Config is the whole of brun's configuration after defaults, the ini file
+// and Validate have been applied. Field comments name the ini key.
+type Config struct {
+	// Path is the file the configuration was read from ("" for defaults only).
+	Path string
+
+	Brun     Brun
+	Agent    Agent
+	Etcd     Etcd
+	Kafka    Kafka
+	ES       ES
+	Transfer Transfer
+	Console  Console
+	Log      Log
+}
+
+// Brun holds process-wide settings.
+type Brun struct {
+	Roles   []string // brun.roles: any of agent, transfer, console
+	DataDir string   // brun.data.dir: offsets and caches live here
+}
+
+// Agent holds settings of the agent role.
+type Agent struct {
+	ID string // agent.id: the name under which jobs are looked up; default: local IP
+}
+
+// Etcd holds the etcd client settings shared by every role.
+type Etcd struct {
+	Endpoints   []string      // etcd.endpoints
+	DialTimeout time.Duration // etcd.dialTimeout: a bare number is milliseconds
+	Prefix      string        // etcd.prefix: every brun key starts with it; ends with "/"
+}
+
+// Kafka holds the producer and consumer connection settings.
+type Kafka struct {
+	Endpoints   []string // kafka.endpoints
+	ChanMsgSize int      // kafka.chanMsgSize: bound of the agent's line channel
+}
+
+// ES holds the Elasticsearch writer settings.
+type ES struct {
+	Endpoints   []string      // es.endpoints
+	DialTimeout time.Duration // es.dialTimeout: a bare number is milliseconds
+	ChanSize    int           // es.chanSize: bound of the transfer's document channel
+	Nums        int           // es.nums: number of bulk workers
+}
+
+// Transfer holds settings of the transfer role.
+type Transfer struct {
+	Topics []string // transfer.topics: empty means every topic named by a job in etcd
+	Group  string   // transfer.group: Kafka consumer group id
+}
+
+// Console holds settings of the console role.
+type Console struct {
+	Listen string // console.listen: host:port of the HTTP server
+	Token  string // console.token: bearer token required by /api when set
+}
+
+// Log holds brun's own logging settings.
+type Log struct {
+	Dir           string        // log.dir: empty logs to stderr
+	FileName      string        // log.file.name: "${app.name}" stands for "brun"
+	MaxAge        time.Duration // log.max.age: rotated files older than this are removed
+	RotationTime  time.Duration // log.rotation.time: a new file is started this often
+	Level         string        // log.level: trace, debug, info, warn, error
+	EnableLineLog bool          // log.enableLineLog: add the caller's file:line
+}
+
+// Default returns the configuration used for every key the file leaves out.
+func Default() Config {
+	return Config{
+		Brun: Brun{
+			Roles:   []string{RoleAgent, RoleTransfer, RoleConsole},
+			DataDir: "./data",
+		},
+		Etcd: Etcd{
+			DialTimeout: 5 * time.Second,
+			Prefix:      "/logagent/",
+		},
+		Kafka: Kafka{
+			ChanMsgSize: 100000,
+		},
+		ES: ES{
+			DialTimeout: 5 * time.Second,
+			ChanSize:    100000,
+			Nums:        4,
+		},
+		Transfer: Transfer{
+			Group: "brun-transfer",
+		},
+		Console: Console{
+			Listen: "127.0.0.1:8080",
+		},
+		Log: Log{
+			Dir:          "./logs",
+			FileName:     "brun",
+			MaxAge:       7 * 24 * time.Hour,
+			RotationTime: 24 * time.Hour,
+			Level:        "info",
+		},
+	}
+}
+
+// HasRole reports whether the process runs the named role.
+func (c *Config) HasRole(role string) bool {
+	for _, r := range c.Brun.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}

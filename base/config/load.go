@@ -1,0 +1,239 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/ini.v1"
+)
+
+// appNameVar is the placeholder the seed's sample uses in log.file.name.
+const appNameVar = "${app.name}"
+
+// Error is a problem with one key of the configuration. Its message names
+// the key as section.key and quotes the offending value.
+type Error struct {
+	Key    string // "section.key"
+	Value  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %q %s", e.Key, e.Value, e.Reason)
+}
+
+// setter parses one raw ini value into the configuration.
+type setter func(c *Config, raw string) error
+
+// keys lists every key brun understands, by section. A key in the file that
+// is not listed here is an error, so that typos don't pass unnoticed.
+var keys = map[string]map[string]setter{
+	"brun": {
+		"roles":    func(c *Config, v string) error { c.Brun.Roles = splitList(v); return nil },
+		"data.dir": func(c *Config, v string) error { c.Brun.DataDir = v; return nil },
+	},
+	"agent": {
+		"id": func(c *Config, v string) error { c.Agent.ID = v; return nil },
+	},
+	"etcd": {
+		"endpoints":   func(c *Config, v string) error { c.Etcd.Endpoints = splitList(v); return nil },
+		"dialTimeout": durationMS(func(c *Config) *time.Duration { return &c.Etcd.DialTimeout }),
+		"prefix":      func(c *Config, v string) error { c.Etcd.Prefix = v; return nil },
+	},
+	"kafka": {
+		"endpoints":   func(c *Config, v string) error { c.Kafka.Endpoints = splitList(v); return nil },
+		"chanMsgSize": positiveInt(func(c *Config) *int { return &c.Kafka.ChanMsgSize }),
+	},
+	"es": {
+		"endpoints":   func(c *Config, v string) error { c.ES.Endpoints = splitList(v); return nil },
+		"dialTimeout": durationMS(func(c *Config) *time.Duration { return &c.ES.DialTimeout }),
+		"chanSize":    positiveInt(func(c *Config) *int { return &c.ES.ChanSize }),
+		"nums":        positiveInt(func(c *Config) *int { return &c.ES.Nums }),
+	},
+	"transfer": {
+		"topics": func(c *Config, v string) error { c.Transfer.Topics = splitList(v); return nil },
+		"group":  func(c *Config, v string) error { c.Transfer.Group = v; return nil },
+	},
+	"console": {
+		"listen": func(c *Config, v string) error { c.Console.Listen = v; return nil },
+		"token":  func(c *Config, v string) error { c.Console.Token = v; return nil },
+	},
+	"log": {
+		"dir":           func(c *Config, v string) error { c.Log.Dir = v; return nil },
+		"file.name":     func(c *Config, v string) error { c.Log.FileName = v; return nil },
+		"max.age":       duration(func(c *Config) *time.Duration { return &c.Log.MaxAge }),
+		"rotation.time": duration(func(c *Config) *time.Duration { return &c.Log.RotationTime }),
+		"level":         func(c *Config, v string) error { c.Log.Level = strings.ToLower(v); return nil },
+		"enableLineLog": boolean(func(c *Config) *bool { return &c.Log.EnableLineLog }),
+	},
+}
+
+// Load reads the ini file at path over the defaults and validates the
+// result. It does no network I/O. Every error names section.key.
+func Load(path string) (*Config, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	f, err := ini.LoadSources(ini.LoadOptions{
+		// Seed files carry values such as "${app.name}" and ";" comments; keep
+		// values literal apart from comments.
+		IgnoreInlineComment: false,
+		SpaceBeforeInlineComment: true,
+	}, path)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	c := Default()
+	c.Path = path
+	if err := apply(&c, f); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// apply sets every key present in f, reporting all bad keys at once.
+func apply(c *Config, f *ini.File) error {
+	var errs []error
+	for _, sec := range f.Sections() {
+		name := sec.Name()
+		known, ok := keys[name]
+		if name == ini.DefaultSection {
+			known, ok = map[string]setter{}, true
+		}
+		if !ok {
+			errs = append(errs, fmt.Errorf("unknown section [%s] (known: %s)", name, strings.Join(sectionNames(), ", ")))
+			continue
+		}
+		for _, k := range sec.Keys() {
+			set, ok := known[k.Name()]
+			if !ok {
+				where := name + "." + k.Name()
+				if name == ini.DefaultSection {
+					where = k.Name() + " (outside any section)"
+				}
+				errs = append(errs, fmt.Errorf("unknown key %s", where))
+				continue
+			}
+			if err := set(c, strings.TrimSpace(k.Value())); err != nil {
+				var ce *Error
+				if errors.As(err, &ce) {
+					ce.Key = name + "." + k.Name()
+				}
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sectionNames() []string {
+	names := make([]string, 0, len(keys))
+	for n := range keys {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func positiveInt(field func(*Config) *int) setter {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return &Error{Value: v, Reason: "is not a positive integer"}
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func boolean(field func(*Config) *bool) setter {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &Error{Value: v, Reason: "is not true or false"}
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+// durationMS accepts a bare number of milliseconds (the seed's dialTimeout =
+// 5000) or a Go duration such as "5s".
+func durationMS(field func(*Config) *time.Duration) setter {
+	return func(c *Config, v string) error {
+		if n, err := strconv.Atoi(v); err == nil {
+			if n <= 0 {
+				return &Error{Value: v, Reason: "is not a positive number of milliseconds"}
+			}
+			*field(c) = time.Duration(n) * time.Millisecond
+			return nil
+		}
+		d, err := ParseDuration(v)
+		if err != nil || d <= 0 {
+			return &Error{Value: v, Reason: "is not a positive duration (milliseconds, or e.g. 5s)"}
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func duration(field func(*Config) *time.Duration) setter {
+	return func(c *Config, v string) error {
+		d, err := ParseDuration(v)
+		if err != nil || d <= 0 {
+			return &Error{Value: v, Reason: "is not a positive duration (e.g. 7d, 24h, 30m)"}
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+// ParseDuration is time.ParseDuration plus a "d" (24h) unit, so that the
+// seed's "max.age = 7d" means seven days. Units may be mixed: "1d12h".
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var total time.Duration
+	for {
+		i := strings.IndexByte(s, 'd')
+		if i < 0 {
+			break
+		}
+		days, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		total += time.Duration(days) * 24 * time.Hour
+		s = s[i+1:]
+	}
+	if s == "" {
+		return total, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	return total + d, nil
+}
+
+// LogFileName returns log.file.name with the seed's ${app.name} replaced.
+func (c *Config) LogFileName() string {
+	return strings.ReplaceAll(c.Log.FileName, appNameVar, "brun")
+}

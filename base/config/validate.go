@@ -1,0 +1,150 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+)
+
+// topicName is what Kafka accepts as a topic name.
+var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// ValidTopic reports whether s is a name Kafka accepts for a topic.
+func ValidTopic(s string) bool {
+	return topicName.MatchString(s) && s != "." && s != ".."
+}
+
+// Validate checks every value and fills in defaults that depend on the host
+// (agent.id). It does no network I/O. All problems are reported at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, value, reason string) {
+		errs = append(errs, &Error{Key: key, Value: value, Reason: reason})
+	}
+
+	seen := map[string]bool{}
+	if len(c.Brun.Roles) == 0 {
+		bad("brun.roles", "", "names no role (use any of agent, transfer, console)")
+	}
+	for _, r := range c.Brun.Roles {
+		switch r {
+		case RoleAgent, RoleTransfer, RoleConsole:
+		default:
+			bad("brun.roles", r, "is not a role (use any of agent, transfer, console)")
+		}
+		if seen[r] {
+			bad("brun.roles", r, "is named twice")
+		}
+		seen[r] = true
+	}
+	if c.Brun.DataDir == "" {
+		bad("brun.data.dir", "", "must name a directory")
+	}
+
+	if c.Agent.ID == "" && c.HasRole(RoleAgent) {
+		id, err := LocalIP()
+		if err != nil {
+			bad("agent.id", "", fmt.Sprintf("is empty and the local IP can't be found (%v); set it", err))
+		}
+		c.Agent.ID = id
+	}
+	if strings.ContainsAny(c.Agent.ID, "/ \t\n") {
+		bad("agent.id", c.Agent.ID, "must not contain '/' or spaces (it is an etcd key segment)")
+	}
+
+	if len(c.Etcd.Endpoints) == 0 {
+		bad("etcd.endpoints", "", "is required: list etcd's host:port addresses")
+	}
+	for _, e := range c.Etcd.Endpoints {
+		if err := checkHostPort(e, true); err != nil {
+			bad("etcd.endpoints", e, err.Error())
+		}
+	}
+	if !strings.HasPrefix(c.Etcd.Prefix, "/") || !strings.HasSuffix(c.Etcd.Prefix, "/") {
+		bad("etcd.prefix", c.Etcd.Prefix, "must start and end with '/'")
+	}
+
+	needKafka := c.HasRole(RoleAgent) || c.HasRole(RoleTransfer)
+	if needKafka && len(c.Kafka.Endpoints) == 0 {
+		bad("kafka.endpoints", "", "is required by the agent and transfer roles: list the brokers' host:port addresses")
+	}
+	for _, e := range c.Kafka.Endpoints {
+		if err := checkHostPort(e, false); err != nil {
+			bad("kafka.endpoints", e, err.Error())
+		}
+	}
+
+	if c.HasRole(RoleTransfer) && len(c.ES.Endpoints) == 0 {
+		bad("es.endpoints", "", "is required by the transfer role: list Elasticsearch URLs such as http://127.0.0.1:9200")
+	}
+	for _, e := range c.ES.Endpoints {
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("es.endpoints", e, "is not an http:// or https:// URL")
+		}
+	}
+
+	for _, t := range c.Transfer.Topics {
+		if !ValidTopic(t) {
+			bad("transfer.topics", t, "is not a valid Kafka topic name ([a-zA-Z0-9._-], at most 249)")
+		}
+	}
+	if c.Transfer.Group == "" {
+		bad("transfer.group", "", "must name a Kafka consumer group")
+	}
+
+	if err := checkHostPort(c.Console.Listen, false); err != nil {
+		bad("console.listen", c.Console.Listen, err.Error())
+	}
+
+	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
+		bad("log.level", c.Log.Level, "is not one of trace, debug, info, warn, error, fatal")
+	}
+	if c.Log.Dir != "" && c.LogFileName() == "" {
+		bad("log.file.name", c.Log.FileName, "must name a file when log.dir is set")
+	}
+	if c.Log.RotationTime > c.Log.MaxAge {
+		bad("log.rotation.time", c.Log.RotationTime.String(), "must not exceed log.max.age ("+c.Log.MaxAge.String()+")")
+	}
+	return errors.Join(errs...)
+}
+
+// checkHostPort accepts "host:port"; with allowScheme, also "http://host:port"
+// as etcd's own tools do.
+func checkHostPort(s string, allowScheme bool) error {
+	if allowScheme {
+		if u, err := url.Parse(s); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			s = u.Host
+		}
+	}
+	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+		return errors.New("is not host:port")
+	}
+	return nil
+}
+
+// LocalIP returns the host's primary non-loopback IPv4 address, the agent's
+// default id (as in the seed). It reads interface addresses only.
+func LocalIP() (string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", err
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP.String(), nil
+		}
+	}
+	// A host with loopback only (a container, a laptop offline) still needs a
+	// stable id; its hostname is the next best thing.
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h, nil
+	}
+	return "", errors.New("no non-loopback IPv4 address")
+}

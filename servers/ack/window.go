@@ -1,0 +1,114 @@
+package ack
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Ticket names one item added to a Window; pass it to Done exactly once.
+type Ticket uint64
+
+// Window tracks up to a fixed number of in-flight items of one stream.
+// Add is called by the stream's single reader, in stream order; Done may be
+// called from any goroutine, in any order.
+type Window struct {
+	slots chan struct{} // one token per free place; Add takes, the advance returns
+
+	mu      sync.Mutex
+	ring    []slot
+	head    int    // index in ring of the oldest item in flight
+	n       int    // items in flight
+	headSeq uint64 // ticket of ring[head]
+	nextSeq uint64 // ticket the next Add returns
+
+	watermark atomic.Int64
+}
+
+type slot struct {
+	pos  int64 // watermark once this item and all before it are done
+	done bool
+}
+
+// NewWindow returns a window holding at most capacity items in flight, whose
+// watermark starts at start (the saved offset the stream resumes from).
+func NewWindow(capacity int, start int64) *Window {
+	if capacity < 1 {
+		capacity = 1
+	}
+	w := &Window{slots: make(chan struct{}, capacity), ring: make([]slot, capacity)}
+	for i := 0; i < capacity; i++ {
+		w.slots <- struct{}{}
+	}
+	w.watermark.Store(start)
+	return w
+}
+
+// Add registers the next item of the stream; pos is the watermark the
+// stream reaches once this item and every earlier one are done (for a file
+// line: the offset just past its newline; for a Kafka message: offset+1).
+// It blocks while the window is full and returns ctx's error if ctx ends
+// first.
+func (w *Window) Add(ctx context.Context, pos int64) (Ticket, error) {
+	select {
+	case <-w.slots:
+	default:
+		select {
+		case <-w.slots:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	w.mu.Lock()
+	i := (w.head + w.n) % len(w.ring)
+	w.ring[i] = slot{pos: pos}
+	w.n++
+	t := Ticket(w.nextSeq)
+	w.nextSeq++
+	w.mu.Unlock()
+	return t, nil
+}
+
+// Done marks the item as finished. It returns the new watermark and true
+// when the watermark moved. Calling Done twice for one ticket, or with a
+// ticket the window never issued, panics: it would corrupt the watermark.
+func (w *Window) Done(t Ticket) (int64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	off := uint64(t) - w.headSeq
+	if uint64(t) < w.headSeq || off >= uint64(w.n) {
+		panic(fmt.Sprintf("ack: ticket %d is not in flight (head %d, %d in flight)", t, w.headSeq, w.n))
+	}
+	s := &w.ring[(w.head+int(off))%len(w.ring)]
+	if s.done {
+		panic(fmt.Sprintf("ack: ticket %d done twice", t))
+	}
+	s.done = true
+	moved := false
+	var wm int64
+	for w.n > 0 && w.ring[w.head].done {
+		wm = w.ring[w.head].pos
+		w.head = (w.head + 1) % len(w.ring)
+		w.n--
+		w.headSeq++
+		w.slots <- struct{}{}
+		moved = true
+	}
+	if !moved {
+		return w.watermark.Load(), false
+	}
+	w.watermark.Store(wm)
+	return wm, true
+}
+
+// Watermark returns the position up to which every item is done.
+func (w *Window) Watermark() int64 { return w.watermark.Load() }
+
+// InFlight returns the number of items added and not yet passed by the
+// watermark.
+func (w *Window) InFlight() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}

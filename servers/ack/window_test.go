@@ -1,0 +1,158 @@
+package ack
+
+import (
+	"context"
+	"math/rand"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestWatermarkIsContiguous(t *testing.T) {
+	cases := []struct {
+		name  string
+		order []int   // indexes of items, in the order they are done
+		want  []int64 // watermark after each Done
+	}{
+		{"in order", []int{0, 1, 2}, []int64{10, 20, 30}},
+		{"later first holds back", []int{2, 1, 0}, []int64{5, 5, 30}},
+		{"gap in the middle", []int{0, 2, 1}, []int64{10, 10, 30}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := NewWindow(8, 5)
+			var ts []Ticket
+			for _, pos := range []int64{10, 20, 30} {
+				tk, err := w.Add(context.Background(), pos)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ts = append(ts, tk)
+			}
+			for i, idx := range c.order {
+				got, _ := w.Done(ts[idx])
+				if got != c.want[i] {
+					t.Fatalf("after done #%d (item %d): watermark %d, want %d", i, idx, got, c.want[i])
+				}
+			}
+			if w.InFlight() != 0 {
+				t.Fatalf("in flight %d, want 0", w.InFlight())
+			}
+		})
+	}
+}
+
+func TestAddBlocksWhenFull(t *testing.T) {
+	w := NewWindow(2, 0)
+	a, _ := w.Add(context.Background(), 1)
+	w.Add(context.Background(), 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := w.Add(ctx, 3); err == nil {
+		t.Fatal("Add on a full window returned without waiting")
+	}
+	// Finishing the oldest item frees a place.
+	w.Done(a)
+	if _, err := w.Add(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDoneTwicePanics(t *testing.T) {
+	w := NewWindow(4, 0)
+	a, _ := w.Add(context.Background(), 1)
+	b, _ := w.Add(context.Background(), 2)
+	w.Done(b)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("second Done of one ticket did not panic")
+		}
+	}()
+	w.Done(b)
+	_ = a
+}
+
+// Many goroutines finishing items in random order never let the watermark
+// pass an unfinished item, and it ends at the last position.
+func TestConcurrentRandomOrder(t *testing.T) {
+	const n = 20000
+	w := NewWindow(256, 0)
+	done := make([]bool, n+1)
+	var mu sync.Mutex
+	var checked int64 // every item up to here was verified done; under mu
+	tickets := make(chan struct {
+		t   Ticket
+		pos int64
+	}, 256)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var held []struct {
+				t   Ticket
+				pos int64
+			}
+			flush := func() {
+				rand.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
+				for _, h := range held {
+					mu.Lock()
+					done[h.pos] = true
+					mu.Unlock()
+					wm, _ := w.Done(h.t)
+					mu.Lock()
+					for p := checked + 1; p <= wm; p++ {
+						if !done[p] {
+							mu.Unlock()
+							t.Errorf("watermark %d passed unfinished item %d", wm, p)
+							return
+						}
+					}
+					if wm > checked {
+						checked = wm
+					}
+					mu.Unlock()
+				}
+				held = held[:0]
+			}
+			// Hold up to 8 tickets and finish them shuffled; finish what is held
+			// whenever no new ticket is waiting, since the reader may be blocked
+			// on a window that only those held tickets can free.
+			for {
+				select {
+				case tk, ok := <-tickets:
+					if !ok {
+						flush()
+						return
+					}
+					held = append(held, tk)
+					if len(held) == 8 {
+						flush()
+					}
+				default:
+					flush()
+					tk, ok := <-tickets
+					if !ok {
+						return
+					}
+					held = append(held, tk)
+				}
+			}
+		}()
+	}
+	for p := int64(1); p <= n; p++ {
+		tk, err := w.Add(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets <- struct {
+			t   Ticket
+			pos int64
+		}{tk, p}
+	}
+	close(tickets)
+	wg.Wait()
+	if got := w.Watermark(); got != n {
+		t.Fatalf("final watermark %d, want %d", got, n)
+	}
+}

@@ -1,0 +1,113 @@
+package collector
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"brun/base/logging"
+	"brun/servers/job"
+)
+
+// Config is what the collector needs from brun's configuration.
+type Config struct {
+	AgentID     string
+	DataDir     string // the registry lives in DataDir/agent
+	Brokers     []string
+	ChanMsgSize int // bound of the line channel between readers and producer
+}
+
+// Collector owns the agent's data path: the offset registry, the bounded
+// line channel and the Kafka producer. Jobs are started and stopped on it
+// by the scheduler; it knows nothing of etcd.
+type Collector struct {
+	agentID string
+	host    string
+	reg     *Registry
+	lines   chan *Record
+	prod    *producer
+	log     *logrus.Entry
+}
+
+// New opens the offset registry. It does no network I/O.
+func New(cfg Config) (*Collector, error) {
+	reg, err := OpenRegistry(filepath.Join(cfg.DataDir, "agent"))
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	lines := make(chan *Record, cfg.ChanMsgSize)
+	log := logging.For("collector")
+	return &Collector{
+		agentID: cfg.AgentID,
+		host:    host,
+		reg:     reg,
+		lines:   lines,
+		prod:    newProducer(ProducerConfig{Brokers: cfg.Brokers, ClientID: "brun-agent-" + cfg.AgentID}, lines, logging.For("producer")),
+		log:     log,
+	}, nil
+}
+
+// Run sends lines to Kafka and saves acknowledged offsets every second
+// until ctx ends. Cancel ctx only after every job is stopped: Run then
+// drains the producer (so every record Kafka stored is acked) and saves the
+// offsets one last time before it returns.
+func (c *Collector) Run(ctx context.Context) error {
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := c.reg.Flush(); err != nil {
+					c.log.Error(err)
+				}
+			case <-flushCtx.Done():
+				return
+			}
+		}
+	}()
+	err := c.prod.run(ctx)
+	stopFlush()
+	wg.Wait()
+	if ferr := c.reg.Flush(); ferr != nil {
+		c.log.Error(ferr)
+	}
+	return err
+}
+
+// Registry gives read access to saved offsets (status reporting, tests).
+func (c *Collector) Registry() *Registry { return c.reg }
+
+// Job is a running tail job.
+type Job struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Stop ends the job and waits until its reader has closed its file. Lines
+// it handed over before are still acked by the producer.
+func (j *Job) Stop() {
+	j.cancel()
+	<-j.done
+}
+
+// Start runs a tail job for spec under name until Stop is called.
+func (c *Collector) Start(name string, spec job.Spec) *Job {
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &Job{cancel: cancel, done: make(chan struct{})}
+	t := &tailJob{name: name, spec: spec, c: c, log: c.log.WithFields(logrus.Fields{"job": name, "path": spec.Path, "topic": spec.Topic})}
+	go func() {
+		defer close(j.done)
+		t.run(ctx)
+	}()
+	return j
+}

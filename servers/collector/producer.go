@@ -1,0 +1,176 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/sirupsen/logrus"
+)
+
+// ProducerConfig is what the Kafka producer needs from brun's config.
+type ProducerConfig struct {
+	Brokers  []string
+	ClientID string
+}
+
+// producer moves records from the agent's bounded line channel to Kafka
+// with sarama's AsyncProducer and acks each record when the broker stored
+// it. A record Kafka refused is sent again after a pause, never dropped; its
+// file's offset cannot pass it meanwhile.
+type producer struct {
+	cfg ProducerConfig
+	in  <-chan *Record
+	log *logrus.Entry
+
+	mu      sync.Mutex
+	retry   []*Record     // records to send again, filled by the error reader
+	retryCh chan struct{} // signals that retry is non-empty
+}
+
+func newProducer(cfg ProducerConfig, in <-chan *Record, log *logrus.Entry) *producer {
+	return &producer{cfg: cfg, in: in, log: log, retryCh: make(chan struct{}, 1)}
+}
+
+func saramaConfig(clientID string) *sarama.Config {
+	c := sarama.NewConfig()
+	c.ClientID = clientID
+	c.Version = sarama.V3_0_0_0
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Idempotent = true
+	c.Net.MaxOpenRequests = 1 // required by the idempotent producer; keeps a file's lines in order
+	c.Producer.Retry.Max = 10
+	c.Producer.Retry.Backoff = 250 * time.Millisecond
+	c.Producer.Return.Successes = true
+	c.Producer.Return.Errors = true
+	c.Producer.Compression = sarama.CompressionLZ4
+	c.Producer.Flush.Bytes = 1 << 20
+	c.Producer.Flush.Frequency = 50 * time.Millisecond
+	c.Producer.MaxMessageBytes = 4 << 20
+	c.Producer.Partitioner = sarama.NewHashPartitioner
+	c.Metadata.Retry.Max = 3
+	c.Metadata.Retry.Backoff = 500 * time.Millisecond
+	return c
+}
+
+// run sends until ctx ends, then drains: it closes the producer and keeps
+// reading its successes and errors until sarama has answered for every
+// record, so every stored record is acked before the offsets are saved.
+// Records still in the channel are left unacked; they are read again from
+// the file after a restart.
+func (p *producer) run(ctx context.Context) error {
+	ap, err := p.connect(ctx)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for m := range ap.Successes() {
+			m.Metadata.(*Record).Ack()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		p.readErrors(ctx, ap.Errors())
+	}()
+
+	for ctx.Err() == nil {
+		var rec *Record
+		select {
+		case rec = <-p.in:
+		case <-p.retryCh:
+			p.resend(ctx, ap)
+			continue
+		case <-ctx.Done():
+			continue
+		}
+		p.send(ctx, ap, rec)
+	}
+	ap.AsyncClose()
+	wg.Wait()
+	return nil
+}
+
+func (p *producer) send(ctx context.Context, ap sarama.AsyncProducer, rec *Record) {
+	msg := &sarama.ProducerMessage{
+		Topic:    rec.Topic,
+		Key:      sarama.ByteEncoder(rec.Key),
+		Value:    sarama.ByteEncoder(rec.Value),
+		Metadata: rec,
+	}
+	select {
+	case ap.Input() <- msg:
+	case <-ctx.Done():
+	}
+}
+
+// resend sends again what Kafka refused, after a pause so a down broker is
+// not hammered.
+func (p *producer) resend(ctx context.Context, ap sarama.AsyncProducer) {
+	select {
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return
+	}
+	p.mu.Lock()
+	batch := p.retry
+	p.retry = nil
+	p.mu.Unlock()
+	for _, rec := range batch {
+		p.send(ctx, ap, rec)
+	}
+}
+
+// readErrors never blocks on anything but sarama, which would otherwise
+// stall; failed records are queued for resend. The queue is bounded by the
+// per-file ack windows, since every queued record holds a place in one.
+func (p *producer) readErrors(ctx context.Context, errs <-chan *sarama.ProducerError) {
+	var last time.Time
+	for pe := range errs {
+		rec := pe.Msg.Metadata.(*Record)
+		if time.Since(last) > 10*time.Second {
+			path, topic := rec.Where()
+			p.log.WithFields(logrus.Fields{"topic": topic, "path": path}).Warnf("kafka refused a record, sending it again: %v", pe.Err)
+			last = time.Now()
+		}
+		if ctx.Err() != nil {
+			continue // shutting down: the record is read again from its file after restart
+		}
+		p.mu.Lock()
+		p.retry = append(p.retry, rec)
+		p.mu.Unlock()
+		select {
+		case p.retryCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// connect creates the sarama producer, waiting for Kafka as long as it
+// takes: the tailers meanwhile block on the full line channel.
+func (p *producer) connect(ctx context.Context) (sarama.AsyncProducer, error) {
+	backoff := time.Second
+	var lastLog time.Time
+	for {
+		ap, err := sarama.NewAsyncProducer(p.cfg.Brokers, saramaConfig(p.cfg.ClientID))
+		if err == nil {
+			p.log.WithField("brokers", p.cfg.Brokers).Info("connected to kafka")
+			return ap, nil
+		}
+		if time.Since(lastLog) > 30*time.Second {
+			p.log.WithField("brokers", p.cfg.Brokers).Warnf("kafka.endpoints: can't reach kafka, retrying: %v", err)
+			lastLog = time.Now()
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("kafka %v: %w", p.cfg.Brokers, errors.Join(ctx.Err(), err))
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}

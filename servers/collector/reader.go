@@ -1,0 +1,124 @@
+package collector
+
+import (
+	"bytes"
+	"io"
+)
+
+// lineReader splits a file into lines with one fixed buffer. It never
+// returns a line before its newline is read: a line still being written
+// stays pending until it is completed, or until the caller takes it with
+// rest() (the file was rotated away).
+type lineReader struct {
+	src     io.Reader
+	buf     []byte
+	r, w    int   // buf[r:w] is read from the file and not yet returned
+	pos     int64 // file offset of buf[r]
+	start   int64 // file offset where the pending line begins
+	long    []byte
+	cut     bool // the pending line already exceeded maxLine
+	maxLine int
+}
+
+func newLineReader(src io.Reader, offset int64, bufSize, maxLine int) *lineReader {
+	return &lineReader{src: src, buf: make([]byte, bufSize), pos: offset, start: offset, maxLine: maxLine}
+}
+
+// line is one line of a file, without its "\n" or "\r\n". Text aliases the
+// reader's buffer and is valid until the next call.
+type line struct {
+	Text      []byte
+	Start     int64 // offset of the first byte
+	End       int64 // offset just past the newline
+	Truncated bool  // the line was longer than maxLine and was cut
+}
+
+// next returns the next complete line. It returns io.EOF when the file has
+// no complete line left (a pending partial line stays buffered), or the
+// file's read error.
+func (lr *lineReader) next() (line, error) {
+	for {
+		if i := bytes.IndexByte(lr.buf[lr.r:lr.w], '\n'); i >= 0 {
+			seg := lr.buf[lr.r : lr.r+i]
+			l := line{Start: lr.start, Truncated: lr.cut}
+			lr.r += i + 1
+			lr.pos += int64(i + 1)
+			lr.start = lr.pos
+			if len(lr.long) > 0 || lr.cut {
+				lr.long, l.Truncated = lr.appendCapped(lr.long, seg, l.Truncated)
+				l.Text = lr.long
+				lr.long = lr.long[:0]
+				lr.cut = false
+			} else if len(seg) > lr.maxLine {
+				l.Text, l.Truncated = seg[:lr.maxLine], true
+			} else {
+				l.Text = seg
+			}
+			l.End = lr.pos
+			l.Text = bytes.TrimSuffix(l.Text, []byte{'\r'})
+			return l, nil
+		}
+		if lr.w == len(lr.buf) {
+			if lr.r > 0 {
+				lr.w = copy(lr.buf, lr.buf[lr.r:lr.w])
+				lr.r = 0
+			} else {
+				// A full buffer without a newline: the line is longer than the
+				// buffer. Keep up to maxLine of it aside and read on.
+				lr.long, lr.cut = lr.appendCapped(lr.long, lr.buf[:lr.w], lr.cut)
+				lr.pos += int64(lr.w)
+				lr.w = 0
+			}
+		}
+		n, err := lr.src.Read(lr.buf[lr.w:])
+		lr.w += n
+		if n == 0 {
+			if err == nil || err == io.EOF {
+				return line{}, io.EOF
+			}
+			return line{}, err
+		}
+	}
+}
+
+func (lr *lineReader) appendCapped(dst, seg []byte, cut bool) ([]byte, bool) {
+	room := lr.maxLine - len(dst)
+	if len(seg) > room {
+		return append(dst, seg[:max(room, 0)]...), true
+	}
+	return append(dst, seg...), cut
+}
+
+// pending reports whether a partial line is buffered.
+func (lr *lineReader) pending() bool { return lr.w > lr.r || len(lr.long) > 0 || lr.cut }
+
+// readOffset is the file offset just past the last byte read from the file.
+func (lr *lineReader) readOffset() int64 { return lr.pos + int64(lr.w-lr.r) }
+
+// rest returns the pending partial line as a line of its own, for a file
+// that will not be written any more. ok is false when nothing is pending.
+func (lr *lineReader) rest() (l line, ok bool) {
+	if !lr.pending() {
+		return line{}, false
+	}
+	l = line{Start: lr.start, Truncated: lr.cut}
+	l.Text, l.Truncated = lr.appendCapped(lr.long, lr.buf[lr.r:lr.w], l.Truncated)
+	lr.pos += int64(lr.w - lr.r)
+	lr.r, lr.w = 0, 0
+	lr.long = lr.long[:0]
+	lr.cut = false
+	lr.start = lr.pos
+	l.End = lr.pos
+	l.Text = bytes.TrimSuffix(l.Text, []byte{'\r'})
+	return l, true
+}
+
+// reset makes the reader start again at offset of a new source, dropping
+// anything pending (the file was truncated).
+func (lr *lineReader) reset(src io.Reader, offset int64) {
+	lr.src = src
+	lr.r, lr.w = 0, 0
+	lr.pos, lr.start = offset, offset
+	lr.long = lr.long[:0]
+	lr.cut = false
+}

@@ -1,0 +1,120 @@
+package event
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func TestEncodeIsValidJSONWithECSFields(t *testing.T) {
+	enc := NewEncoder(Source{Host: "web-1", AgentID: "10.0.0.7", Path: "/var/log/app.log", FileID: "2049:1234"})
+	read := time.Date(2026, 11, 25, 4, 5, 6, 789000000, time.FixedZone("CST", 8*3600))
+	v := enc.Encode([]byte("GET / \"ok\"\t\\ done"), 4096, read, false)
+	var doc struct {
+		Timestamp string `json:"@timestamp"`
+		Message   string `json:"message"`
+		Host      struct{ Name string }
+		Agent     struct{ ID string }
+		Log       struct {
+			File   struct{ Path string }
+			Offset int64
+		}
+		Event struct{ ID string }
+	}
+	if err := json.Unmarshal(v, &doc); err != nil {
+		t.Fatalf("record is not JSON: %v\n%s", err, v)
+	}
+	if doc.Timestamp != "2026-11-24T20:05:06.789Z" {
+		t.Errorf("@timestamp %q", doc.Timestamp)
+	}
+	if doc.Message != "GET / \"ok\"\t\\ done" || doc.Host.Name != "web-1" || doc.Agent.ID != "10.0.0.7" ||
+		doc.Log.File.Path != "/var/log/app.log" || doc.Log.Offset != 4096 {
+		t.Errorf("fields: %+v", doc)
+	}
+	if doc.Event.ID != enc.ID(4096) {
+		t.Errorf("event.id %q, ID() %q", doc.Event.ID, enc.ID(4096))
+	}
+	m, ok := ReadMeta(v)
+	if !ok || m.ID != doc.Event.ID || !m.Timestamp.Equal(read.Truncate(time.Millisecond)) {
+		t.Errorf("ReadMeta = %+v, %v", m, ok)
+	}
+}
+
+func TestEventIDs(t *testing.T) {
+	a := NewEncoder(Source{AgentID: "a", FileID: "1:2"})
+	a2 := NewEncoder(Source{AgentID: "a", FileID: "1:2", Path: "/renamed"})
+	b := NewEncoder(Source{AgentID: "b", FileID: "1:2"})
+	c := NewEncoder(Source{AgentID: "a", FileID: "1:3"})
+	if a.ID(10) != a2.ID(10) {
+		t.Error("same file and offset gave different ids after a rename")
+	}
+	if a.ID(10) == a.ID(11) || a.ID(10) == b.ID(10) || a.ID(10) == c.ID(10) {
+		t.Error("distinct lines share an id")
+	}
+}
+
+func TestInvalidUTF8IsReplaced(t *testing.T) {
+	raw, err := os.ReadFile("../../../shared/testdata/reallogs/logfile_invalid_utf8.0")
+	if err != nil {
+		t.Skipf("shared test data not present: %v", err)
+	}
+	enc := NewEncoder(Source{})
+	for i, line := range strings.Split(string(raw), "\n") {
+		v := enc.Encode([]byte(line), 0, time.Now(), false)
+		var doc struct{ Message string }
+		if err := json.Unmarshal(v, &doc); err != nil {
+			t.Fatalf("line %d: not JSON: %v", i, err)
+		}
+		if !utf8.ValidString(doc.Message) {
+			t.Fatalf("line %d: message is not UTF-8", i)
+		}
+		if utf8.ValidString(line) && doc.Message != line {
+			t.Fatalf("line %d: valid text changed: %q -> %q", i, line, doc.Message)
+		}
+		if want := viaEncodingJSON(t, line); doc.Message != want {
+			t.Fatalf("line %d: got %q, want %q (each invalid byte replaced, as encoding/json does)", i, doc.Message, want)
+		}
+	}
+}
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", "\x00\x01\x1f", "tab\tcr\rnl\n", `q"b\`, "ünïcödé 日本", "\xed\xb9\xa4", "a\xffb", "<&>", "\u2028"} {
+		got := AppendString(nil, []byte(s))
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("%q: %s is not JSON: %v", s, got, err)
+		}
+		if want := viaEncodingJSON(t, s); back != want {
+			t.Fatalf("%q round-tripped to %q, want %q", s, back, want)
+		}
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	enc := NewEncoder(Source{Host: "web-1", AgentID: "10.0.0.7", Path: "/var/log/app.log", FileID: "2049:1234"})
+	line := []byte(strings.Repeat("2026-11-25 04:05:06,789 INFO [main] request handled ", 2)[:130])
+	now := time.Now()
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		enc.Encode(line, int64(i)*131, now, false)
+	}
+}
+
+// viaEncodingJSON is what Go's encoding/json makes of s: the reference for
+// how invalid UTF-8 is replaced.
+func viaEncodingJSON(t *testing.T, s string) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back string
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
