@@ -56,7 +56,7 @@ func New(cfg Config) (*Collector, error) {
 // until ctx ends. Cancel ctx only after every job is stopped: Run then
 // drains the producer (so every record Kafka stored is acked) and saves the
 // offsets one last time before it returns.
-func (c *Collector) Run(ctx context.Context) error {
+func (c *Collector) Run(ctx context.Context) {
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -75,13 +75,12 @@ func (c *Collector) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err := c.prod.run(ctx)
+	c.prod.run(ctx)
 	stopFlush()
 	wg.Wait()
-	if ferr := c.reg.Flush(); ferr != nil {
-		c.log.Error(ferr)
+	if err := c.reg.Flush(); err != nil {
+		c.log.Error(err)
 	}
-	return err
 }
 
 // Registry gives read access to saved offsets (status reporting, tests).

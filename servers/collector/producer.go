@@ -2,8 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -61,10 +59,10 @@ func saramaConfig(clientID string) *sarama.Config {
 // record, so every stored record is acked before the offsets are saved.
 // Records still in the channel are left unacked; they are read again from
 // the file after a restart.
-func (p *producer) run(ctx context.Context) error {
-	ap, err := p.connect(ctx)
-	if err != nil {
-		return err
+func (p *producer) run(ctx context.Context) {
+	ap, ok := p.connect(ctx)
+	if !ok {
+		return // ended before Kafka was reached: nothing was sent, nothing to drain
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -93,7 +91,6 @@ func (p *producer) run(ctx context.Context) error {
 	}
 	ap.AsyncClose()
 	wg.Wait()
-	return nil
 }
 
 func (p *producer) send(ctx context.Context, ap sarama.AsyncProducer, rec *Record) {
@@ -152,15 +149,16 @@ func (p *producer) readErrors(ctx context.Context, errs <-chan *sarama.ProducerE
 }
 
 // connect creates the sarama producer, waiting for Kafka as long as it
-// takes: the tailers meanwhile block on the full line channel.
-func (p *producer) connect(ctx context.Context) (sarama.AsyncProducer, error) {
+// takes: the tailers meanwhile block on the full line channel. ok is false
+// when ctx ended first.
+func (p *producer) connect(ctx context.Context) (ap sarama.AsyncProducer, ok bool) {
 	backoff := time.Second
 	var lastLog time.Time
 	for {
 		ap, err := sarama.NewAsyncProducer(p.cfg.Brokers, saramaConfig(p.cfg.ClientID))
 		if err == nil {
 			p.log.WithField("brokers", p.cfg.Brokers).Info("connected to kafka")
-			return ap, nil
+			return ap, true
 		}
 		if time.Since(lastLog) > 30*time.Second {
 			p.log.WithField("brokers", p.cfg.Brokers).Warnf("kafka.endpoints: can't reach kafka, retrying: %v", err)
@@ -169,7 +167,7 @@ func (p *producer) connect(ctx context.Context) (sarama.AsyncProducer, error) {
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("kafka %v: %w", p.cfg.Brokers, errors.Join(ctx.Err(), err))
+			return nil, false
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}

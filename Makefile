@@ -1,0 +1,44 @@
+# brun: run `make help` for the targets.
+SHELL   := /bin/bash
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X brun/base/version.Version=$(VERSION)
+STACK   := bash .ci/stack.sh
+GO      ?= go
+
+.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/brun
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/brun ./brun
+
+run: build stack-up ## build, start the local stack, run bin/brun -c conf/brun.ini
+	./bin/brun -c conf/brun.ini
+
+vet: ## go vet and gofmt check
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+unit: ## unit tests only (no servers)
+	$(GO) test -race -count=1 ./...
+
+# test: unit and integration tests. Starts the servers that are not running
+# (installing them on first use) and stops afterwards exactly those it started.
+test: vet build ## unit + integration tests against real etcd, Kafka, Elasticsearch
+	@started=$$(mktemp); \
+	$(STACK) up --started-file $$started || { $(STACK) down --started-file $$started; exit 1; }; \
+	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -race -count=1 -timeout 30m ./... ; rc=$$?; \
+	$(STACK) down --started-file $$started; exit $$rc
+
+stack-up: ## install (once) and start etcd, Kafka, Elasticsearch on 127.0.0.1
+	$(STACK) up
+
+stack-down: ## stop the servers stack-up started
+	$(STACK) down
+
+stack-status: ## show the servers' state and log files
+	$(STACK) status
+
+clean: ## remove build output and local state
+	rm -rf bin data logs

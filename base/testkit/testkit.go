@@ -1,0 +1,131 @@
+package testkit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Addresses of the servers .ci/stack.sh runs.
+const (
+	EtcdAddr  = "127.0.0.1:2379"
+	KafkaAddr = "127.0.0.1:9092"
+	ESURL     = "http://127.0.0.1:9200"
+)
+
+// Integration skips t unless BRUN_INTEGRATION=1, and then fails it if any
+// server does not answer.
+func Integration(t testing.TB) {
+	t.Helper()
+	if os.Getenv("BRUN_INTEGRATION") != "1" {
+		t.Skip("integration test: run `make test` (or set BRUN_INTEGRATION=1 with `make stack-up` running)")
+	}
+	for _, addr := range []string{EtcdAddr, KafkaAddr, strings.TrimPrefix(ESURL, "http://")} {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatalf("server %s is not answering (is `make stack-up` running?): %v", addr, err)
+		}
+		c.Close()
+	}
+}
+
+// Unique returns a name unique to this test run, for topics, prefixes and
+// groups, so tests never see each other's data.
+func Unique(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9)
+}
+
+// Etcdctl runs etcdctl (v3 API) against the test etcd and returns its
+// output; a failure fails t.
+func Etcdctl(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("etcdctl", append([]string{"--endpoints=" + EtcdAddr}, args...)...)
+	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcdctl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// ES sends a request to the test Elasticsearch and decodes the JSON answer
+// into out (when not nil). A non-2xx answer fails t.
+func ES(t testing.TB, method, path string, body string, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, ESURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %s\n%s", method, path, res.Status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v\n%s", method, path, err, data)
+		}
+	}
+}
+
+// ESCount refreshes the indices matching pattern and returns how many
+// documents they hold (0 when none exists yet).
+func ESCount(t testing.TB, pattern string) int {
+	t.Helper()
+	ES(t, "POST", "/"+pattern+"/_refresh?allow_no_indices=true&ignore_unavailable=true", "", nil)
+	var r struct {
+		Count int `json:"count"`
+	}
+	ES(t, "GET", "/"+pattern+"/_count?allow_no_indices=true&ignore_unavailable=true", "", &r)
+	return r.Count
+}
+
+// WaitFor polls cond every 250 ms until it returns true or timeout passes,
+// then fails t with what.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// SyncBuffer is a bytes.Buffer safe for a process's output and a test
+// reading it at the same time.
+type SyncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+// NewSyncBuffer returns an empty SyncBuffer.
+func NewSyncBuffer() *SyncBuffer { return &SyncBuffer{mu: make(chan struct{}, 1)} }
+
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}

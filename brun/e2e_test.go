@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"brun/base/testkit"
+)
+
+// brunBinary returns the binary under test: $BRUN_BIN (make test builds
+// it), or a fresh build.
+func brunBinary(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("BRUN_BIN"); b != "" {
+		return b
+	}
+	bin := filepath.Join(t.TempDir(), "brun")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// A user's day: put a job with etcdctl, append 10,000 lines, find exactly
+// 10,000 documents in Elasticsearch with the expected fields; delete the
+// job, and lines appended afterwards are not shipped.
+func TestUserDayEndToEnd(t *testing.T) {
+	testkit.Integration(t)
+	dir := t.TempDir()
+	run := testkit.Unique("e2e")
+	prefix := "/" + run + "/"
+	agentID := "agent-" + run
+	topic := run
+	logFile := filepath.Join(dir, "app.log")
+
+	conf := filepath.Join(dir, "brun.ini")
+	writeFile(t, conf, fmt.Sprintf(`
+[brun]
+roles = agent,transfer
+data.dir = %s/data
+[agent]
+id = %s
+[etcd]
+endpoints = %s
+prefix = %s
+[kafka]
+endpoints = %s
+[es]
+endpoints = %s
+nums = 2
+[transfer]
+group = %s
+[log]
+dir =
+level = info
+`, dir, agentID, testkit.EtcdAddr, prefix, testkit.KafkaAddr, testkit.ESURL, run))
+
+	logs := testkit.NewSyncBuffer()
+	cmd := exec.Command(brunBinary(t), "-c", conf)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("brun's log:\n%s", logs.String())
+		}
+	}()
+
+	// The file exists, empty, before the job: every line appended is new.
+	writeFile(t, logFile, "")
+	jobKey := prefix + "job/" + agentID + "/app"
+	testkit.Etcdctl(t, "put", jobKey, fmt.Sprintf(`{"path": %q, "topic": %q}`, logFile, topic))
+	testkit.WaitFor(t, 30*time.Second, "the agent to start reading the file", func() bool {
+		return strings.Contains(logs.String(), "reading "+logFile)
+	})
+
+	appendLines(t, logFile, 0, 10000)
+	index := topic + "-*"
+	testkit.WaitFor(t, 120*time.Second, "10,000 documents in "+index, func() bool {
+		return testkit.ESCount(t, index) >= 10000
+	})
+	// Exactly: a moment later there are still no more than 10,000.
+	time.Sleep(3 * time.Second)
+	if n := testkit.ESCount(t, index); n != 10000 {
+		t.Fatalf("%s holds %d documents, want exactly 10000", index, n)
+	}
+
+	var hits struct {
+		Hits struct {
+			Hits []struct {
+				Index  string         `json:"_index"`
+				ID     string         `json:"_id"`
+				Source map[string]any `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	testkit.ES(t, "POST", "/"+index+"/_search", `{"query":{"match_phrase":{"message":"seq=000042"}}}`, &hits)
+	if len(hits.Hits.Hits) != 1 {
+		t.Fatalf("search for seq=000042 found %d documents, want 1", len(hits.Hits.Hits))
+	}
+	doc := hits.Hits.Hits[0]
+	src := doc.Source
+	wantIndex := topic + "-" + time.Now().UTC().Format("2006.01.02")
+	if doc.Index != wantIndex {
+		t.Errorf("index %q, want %q", doc.Index, wantIndex)
+	}
+	if src["message"] != line(42) {
+		t.Errorf("message %q, want %q", src["message"], line(42))
+	}
+	if ts, _ := src["@timestamp"].(string); ts == "" {
+		t.Errorf("no @timestamp in %v", src)
+	} else if _, err := time.Parse(time.RFC3339, ts); err != nil {
+		t.Errorf("@timestamp %q: %v", ts, err)
+	}
+	hostName, _ := os.Hostname()
+	checks := map[string]any{
+		"host.name":     hostName,
+		"agent.id":      agentID,
+		"log.file.path": logFile,
+		"log.offset":    float64(42 * len(line(0)+"\n")),
+	}
+	for path, want := range checks {
+		if got := field(src, path); got != want {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	if id, _ := field(src, "event.id").(string); id != doc.ID {
+		t.Errorf("event.id %q is not the document _id %q", id, doc.ID)
+	}
+
+	// Delete the job: what is appended afterwards stays out of ES.
+	testkit.Etcdctl(t, "del", jobKey)
+	testkit.WaitFor(t, 30*time.Second, "the agent to stop the job", func() bool {
+		return strings.Contains(logs.String(), "stopping job app")
+	})
+	appendLines(t, logFile, 10000, 100)
+	time.Sleep(5 * time.Second)
+	if n := testkit.ESCount(t, index); n != 10000 {
+		t.Fatalf("after the job was deleted %s holds %d documents, want still 10000", index, n)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("brun exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("brun did not stop within 30s of SIGTERM")
+	}
+}
+
+func line(seq int) string {
+	return fmt.Sprintf("2026-11-25 04:05:06,789 INFO [main] request handled seq=%06d", seq)
+}
+
+func appendLines(t *testing.T, path string, from, n int) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for i := from; i < from+n; i++ {
+		w.WriteString(line(i) + "\n")
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// field reads a dotted path ("log.file.path") from a decoded document.
+func field(src map[string]any, path string) any {
+	var cur any = src
+	for _, p := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	if n, ok := cur.(json.Number); ok {
+		f, _ := n.Float64()
+		return f
+	}
+	return cur
+}
