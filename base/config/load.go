@@ -82,7 +82,7 @@ func Load(path string) (*Config, error) {
 	f, err := ini.LoadSources(ini.LoadOptions{
 		// Seed files carry values such as "${app.name}" and ";" comments; keep
 		// values literal apart from comments.
-		IgnoreInlineComment: false,
+		IgnoreInlineComment:      false,
 		SpaceBeforeInlineComment: true,
 	}, path)
 	if err != nil {

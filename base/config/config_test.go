@@ -1,0 +1,146 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConf(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "brun.ini")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The seed's own sample loads with its meaning kept.
+func TestSeedSampleLoads(t *testing.T) {
+	p := writeConf(t, `
+[etcd]
+; etcd 集群地址
+endpoints = 192.168.1.5:12381,192.168.1.5:12382,192.168.1.5:12381
+dialTimeout = 5000
+
+[es]
+endpoints = http://192.168.1.102:9200
+dialTimeout = 5000
+chanSize=100000
+nums=16
+
+[kafka]
+endpoints = 192.168.1.5:9092
+; chan 大小
+chanMsgSize = 100000
+
+[log]
+dir = ./logs
+file.name = ${app.name}
+;文件最大保存时间
+max.age = 7d
+;日志切割时间间隔
+rotation.time = 24h
+level = debug
+enableLineLog = true
+`)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Etcd.Endpoints) != 3 || c.Etcd.DialTimeout != 5*time.Second {
+		t.Errorf("etcd: %+v", c.Etcd)
+	}
+	if c.ES.Nums != 16 || c.ES.ChanSize != 100000 || c.ES.Endpoints[0] != "http://192.168.1.102:9200" {
+		t.Errorf("es: %+v", c.ES)
+	}
+	if c.Kafka.ChanMsgSize != 100000 || c.Kafka.Endpoints[0] != "192.168.1.5:9092" {
+		t.Errorf("kafka: %+v", c.Kafka)
+	}
+	if c.Log.MaxAge != 7*24*time.Hour || c.Log.RotationTime != 24*time.Hour || c.Log.Level != "debug" ||
+		!c.Log.EnableLineLog || c.LogFileName() != "brun" {
+		t.Errorf("log: %+v", c.Log)
+	}
+	if len(c.Brun.Roles) != 3 || c.Brun.DataDir != "./data" || c.Etcd.Prefix != "/logagent/" ||
+		c.Transfer.Group != "brun-transfer" || c.Console.Listen != "127.0.0.1:8080" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.Agent.ID == "" {
+		t.Error("agent.id was not defaulted to the local IP")
+	}
+}
+
+func TestShippedSampleLoads(t *testing.T) {
+	if _, err := Load("../../conf/brun.ini"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const minimal = `
+[etcd]
+endpoints = 127.0.0.1:2379
+[kafka]
+endpoints = 127.0.0.1:9092
+[es]
+endpoints = http://127.0.0.1:9200
+`
+
+func TestBadValuesNameTheKey(t *testing.T) {
+	cases := []struct {
+		extra string
+		want  string
+	}{
+		{"[es]\nnums = many", `es.nums: "many" is not a positive integer`},
+		{"[es]\nchanSize = 0", `es.chanSize: "0" is not a positive integer`},
+		{"[kafka]\nchanMsgSize = -5", `kafka.chanMsgSize: "-5" is not a positive integer`},
+		{"[etcd]\ndialTimeout = soon", `etcd.dialTimeout: "soon" is not a positive duration`},
+		{"[log]\nmax.age = forever", `log.max.age: "forever" is not a positive duration`},
+		{"[log]\nlevel = loud", `log.level: "loud" is not one of`},
+		{"[log]\nenableLineLog = yes please", `log.enableLineLog: "yes please" is not true or false`},
+		{"[brun]\nroles = agent,shipper", `brun.roles: "shipper" is not a role`},
+		{"[etcd]\nprefix = logagent", `etcd.prefix: "logagent" must start and end with '/'`},
+		{"[transfer]\ntopics = ok,bad topic", `transfer.topics: "bad topic" is not a valid Kafka topic name`},
+		{"[console]\nlisten = 8080", `console.listen: "8080" is not host:port`},
+		{"[kafka]\nendpoints = broker-without-port", `kafka.endpoints: "broker-without-port" is not host:port`},
+		{"[es]\nendpoints = 127.0.0.1:9200", `es.endpoints: "127.0.0.1:9200" is not an http:// or https:// URL`},
+		{"[agent]\nid = a/b", `agent.id: "a/b" must not contain '/'`},
+		{"[elastic]\nx = 1", `unknown section [elastic]`},
+		{"[es]\nnum = 4", `unknown key es.num`},
+		{"[brun]\nroles = transfer\n[es]\nendpoints =", `es.endpoints: "" is required by the transfer role`},
+	}
+	for _, c := range cases {
+		_, err := Load(writeConf(t, minimal+c.extra))
+		if err == nil {
+			t.Errorf("%q: loaded without error", c.extra)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %q does not contain %q", c.extra, err, c.want)
+		}
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.ini"))
+	if err == nil || !strings.Contains(err.Error(), "nope.ini") {
+		t.Fatalf("error %v does not name the file", err)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"7d": 7 * 24 * time.Hour, "24h": 24 * time.Hour, "1d12h": 36 * time.Hour, "90m": 90 * time.Minute, "5s": 5 * time.Second,
+	} {
+		got, err := ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "7x", "1.5d"} {
+		if _, err := ParseDuration(bad); err == nil && bad != "" {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+}
