@@ -29,13 +29,15 @@ type Config struct {
 
 // Brun holds process-wide settings.
 type Brun struct {
-	Roles   []string // brun.roles: any of agent, transfer, console
-	DataDir string   // brun.data.dir: offsets and caches live here
+	Roles         []string // brun.roles: any of agent, transfer, console
+	DataDir       string   // brun.data.dir: offsets and caches live here
+	MetricsListen string   // brun.metrics.listen: /metrics, /healthz, /readyz when the console role is off
 }
 
 // Agent holds settings of the agent role.
 type Agent struct {
-	ID string // agent.id: the name under which jobs are looked up; default: local IP
+	ID    string   // agent.id: the name under which jobs are looked up; default: local IP
+	Allow []string // agent.allow: globs a job's path must match; empty allows every path
 }
 
 // Etcd holds the etcd client settings shared by every role.
@@ -43,12 +45,32 @@ type Etcd struct {
 	Endpoints   []string      // etcd.endpoints
 	DialTimeout time.Duration // etcd.dialTimeout: a bare number is milliseconds
 	Prefix      string        // etcd.prefix: every brun key starts with it; ends with "/"
+	Username    string        // etcd.username
+	Password    string        // etcd.password
+	TLS         TLS           // etcd.tls.*
+}
+
+// TLS is a client's TLS settings: <section>.tls.enabled, tls.ca, tls.cert,
+// tls.key, tls.insecureSkipVerify.
+type TLS struct {
+	Enabled            bool
+	CA                 string // PEM file of the CAs to trust; empty: the system's
+	Cert               string // PEM client certificate, with Key
+	Key                string
+	InsecureSkipVerify bool
 }
 
 // Kafka holds the producer and consumer connection settings.
 type Kafka struct {
-	Endpoints   []string // kafka.endpoints
-	ChanMsgSize int      // kafka.chanMsgSize: bound of the agent's line channel
+	Endpoints     []string      // kafka.endpoints
+	ChanMsgSize   int           // kafka.chanMsgSize: bound of the agent's line channel
+	Compression   string        // kafka.compression: none, gzip, snappy, lz4, zstd
+	BatchBytes    int           // kafka.batch.bytes: a produce batch is sent at this size...
+	BatchLinger   time.Duration // kafka.batch.linger: ...or this long after its first record
+	TLS           TLS           // kafka.tls.*
+	SASLMechanism string        // kafka.sasl.mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; empty: none
+	SASLUsername  string        // kafka.sasl.username
+	SASLPassword  string        // kafka.sasl.password
 }
 
 // ES holds the Elasticsearch writer settings.
@@ -57,6 +79,18 @@ type ES struct {
 	DialTimeout time.Duration // es.dialTimeout: a bare number is milliseconds
 	ChanSize    int           // es.chanSize: bound of the transfer's document channel
 	Nums        int           // es.nums: number of bulk workers
+
+	BulkActions   int           // es.bulk.actions: a bulk is sent at this many documents...
+	BulkBytes     int           // es.bulk.bytes: ...or this many bytes...
+	FlushInterval time.Duration // es.flush.interval: ...or this long after its first document
+	Index         string        // es.index: index name pattern, {topic} and {yyyy.MM.dd}
+	Shards        int           // es.shards: number_of_shards of brun's index template
+	Replicas      int           // es.replicas: number_of_replicas (0 allowed)
+	Refresh       string        // es.refresh: refresh_interval, e.g. 1s, 30s, -1
+	Username      string        // es.username
+	Password      string        // es.password
+	APIKey        string        // es.apikey: base64 id:key; overrides username/password
+	TLS           TLS           // es.tls.ca, es.tls.insecureSkipVerify (https:// endpoints)
 }
 
 // Transfer holds settings of the transfer role.
@@ -85,8 +119,9 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Brun: Brun{
-			Roles:   []string{RoleAgent, RoleTransfer, RoleConsole},
-			DataDir: "./data",
+			Roles:         []string{RoleAgent, RoleTransfer, RoleConsole},
+			DataDir:       "./data",
+			MetricsListen: "127.0.0.1:9108",
 		},
 		Etcd: Etcd{
 			DialTimeout: 5 * time.Second,
@@ -94,11 +129,21 @@ func Default() Config {
 		},
 		Kafka: Kafka{
 			ChanMsgSize: 100000,
+			Compression: "lz4",
+			BatchBytes:  1 << 20,
+			BatchLinger: 50 * time.Millisecond,
 		},
 		ES: ES{
-			DialTimeout: 5 * time.Second,
-			ChanSize:    100000,
-			Nums:        4,
+			DialTimeout:   5 * time.Second,
+			ChanSize:      100000,
+			Nums:          4,
+			BulkActions:   5000,
+			BulkBytes:     5 << 20,
+			FlushInterval: time.Second,
+			Index:         "{topic}-{yyyy.MM.dd}",
+			Shards:        1,
+			Replicas:      1,
+			Refresh:       "1s",
 		},
 		Transfer: Transfer{
 			Group: "brun-transfer",

@@ -34,26 +34,46 @@ type setter func(c *Config, raw string) error
 // is not listed here is an error, so that typos don't pass unnoticed.
 var keys = map[string]map[string]setter{
 	"brun": {
-		"roles":    func(c *Config, v string) error { c.Brun.Roles = splitList(v); return nil },
-		"data.dir": func(c *Config, v string) error { c.Brun.DataDir = v; return nil },
+		"roles":          func(c *Config, v string) error { c.Brun.Roles = splitList(v); return nil },
+		"data.dir":       func(c *Config, v string) error { c.Brun.DataDir = v; return nil },
+		"metrics.listen": func(c *Config, v string) error { c.Brun.MetricsListen = v; return nil },
 	},
 	"agent": {
-		"id": func(c *Config, v string) error { c.Agent.ID = v; return nil },
+		"id":    func(c *Config, v string) error { c.Agent.ID = v; return nil },
+		"allow": func(c *Config, v string) error { c.Agent.Allow = splitList(v); return nil },
 	},
 	"etcd": {
 		"endpoints":   func(c *Config, v string) error { c.Etcd.Endpoints = splitList(v); return nil },
 		"dialTimeout": durationMS(func(c *Config) *time.Duration { return &c.Etcd.DialTimeout }),
 		"prefix":      func(c *Config, v string) error { c.Etcd.Prefix = v; return nil },
+		"username":    func(c *Config, v string) error { c.Etcd.Username = v; return nil },
+		"password":    func(c *Config, v string) error { c.Etcd.Password = v; return nil },
 	},
 	"kafka": {
-		"endpoints":   func(c *Config, v string) error { c.Kafka.Endpoints = splitList(v); return nil },
-		"chanMsgSize": positiveInt(func(c *Config) *int { return &c.Kafka.ChanMsgSize }),
+		"endpoints":      func(c *Config, v string) error { c.Kafka.Endpoints = splitList(v); return nil },
+		"chanMsgSize":    positiveInt(func(c *Config) *int { return &c.Kafka.ChanMsgSize }),
+		"compression":    func(c *Config, v string) error { c.Kafka.Compression = strings.ToLower(v); return nil },
+		"batch.bytes":    positiveInt(func(c *Config) *int { return &c.Kafka.BatchBytes }),
+		"batch.linger":   duration(func(c *Config) *time.Duration { return &c.Kafka.BatchLinger }),
+		"sasl.mechanism": func(c *Config, v string) error { c.Kafka.SASLMechanism = strings.ToUpper(v); return nil },
+		"sasl.username":  func(c *Config, v string) error { c.Kafka.SASLUsername = v; return nil },
+		"sasl.password":  func(c *Config, v string) error { c.Kafka.SASLPassword = v; return nil },
 	},
 	"es": {
-		"endpoints":   func(c *Config, v string) error { c.ES.Endpoints = splitList(v); return nil },
-		"dialTimeout": durationMS(func(c *Config) *time.Duration { return &c.ES.DialTimeout }),
-		"chanSize":    positiveInt(func(c *Config) *int { return &c.ES.ChanSize }),
-		"nums":        positiveInt(func(c *Config) *int { return &c.ES.Nums }),
+		"endpoints":      func(c *Config, v string) error { c.ES.Endpoints = splitList(v); return nil },
+		"dialTimeout":    durationMS(func(c *Config) *time.Duration { return &c.ES.DialTimeout }),
+		"chanSize":       positiveInt(func(c *Config) *int { return &c.ES.ChanSize }),
+		"nums":           positiveInt(func(c *Config) *int { return &c.ES.Nums }),
+		"bulk.actions":   positiveInt(func(c *Config) *int { return &c.ES.BulkActions }),
+		"bulk.bytes":     positiveInt(func(c *Config) *int { return &c.ES.BulkBytes }),
+		"flush.interval": duration(func(c *Config) *time.Duration { return &c.ES.FlushInterval }),
+		"index":          func(c *Config, v string) error { c.ES.Index = v; return nil },
+		"shards":         positiveInt(func(c *Config) *int { return &c.ES.Shards }),
+		"replicas":       nonNegativeInt(func(c *Config) *int { return &c.ES.Replicas }),
+		"refresh":        func(c *Config, v string) error { c.ES.Refresh = v; return nil },
+		"username":       func(c *Config, v string) error { c.ES.Username = v; return nil },
+		"password":       func(c *Config, v string) error { c.ES.Password = v; return nil },
+		"apikey":         func(c *Config, v string) error { c.ES.APIKey = v; return nil },
 	},
 	"transfer": {
 		"topics": func(c *Config, v string) error { c.Transfer.Topics = splitList(v); return nil },
@@ -71,6 +91,25 @@ var keys = map[string]map[string]setter{
 		"level":         func(c *Config, v string) error { c.Log.Level = strings.ToLower(v); return nil },
 		"enableLineLog": boolean(func(c *Config) *bool { return &c.Log.EnableLineLog }),
 	},
+}
+
+func init() {
+	for _, sec := range []string{"etcd", "kafka", "es"} {
+		field := func(c *Config) *TLS {
+			switch sec {
+			case "etcd":
+				return &c.Etcd.TLS
+			case "kafka":
+				return &c.Kafka.TLS
+			}
+			return &c.ES.TLS
+		}
+		keys[sec]["tls.enabled"] = boolean(func(c *Config) *bool { return &field(c).Enabled })
+		keys[sec]["tls.ca"] = func(c *Config, v string) error { field(c).CA = v; return nil }
+		keys[sec]["tls.cert"] = func(c *Config, v string) error { field(c).Cert = v; return nil }
+		keys[sec]["tls.key"] = func(c *Config, v string) error { field(c).Key = v; return nil }
+		keys[sec]["tls.insecureSkipVerify"] = boolean(func(c *Config) *bool { return &field(c).InsecureSkipVerify })
+	}
 }
 
 // Load reads the ini file at path over the defaults and validates the
@@ -158,6 +197,17 @@ func positiveInt(field func(*Config) *int) setter {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
 			return &Error{Value: v, Reason: "is not a positive integer"}
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func nonNegativeInt(field func(*Config) *int) setter {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return &Error{Value: v, Reason: "is not a non-negative integer"}
 		}
 		*field(c) = n
 		return nil

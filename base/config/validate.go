@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -102,6 +103,52 @@ func (c *Config) Validate() error {
 	if err := checkHostPort(c.Console.Listen, false); err != nil {
 		bad("console.listen", c.Console.Listen, err.Error())
 	}
+	if err := checkHostPort(c.Brun.MetricsListen, false); err != nil {
+		bad("brun.metrics.listen", c.Brun.MetricsListen, err.Error())
+	}
+	for _, g := range c.Agent.Allow {
+		if _, err := filepath.Match(g, "/"); err != nil || !filepath.IsAbs(g) {
+			bad("agent.allow", g, "is not an absolute path glob")
+		}
+	}
+
+	switch c.Kafka.Compression {
+	case "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		bad("kafka.compression", c.Kafka.Compression, "is not one of none, gzip, snappy, lz4, zstd")
+	}
+	switch c.Kafka.SASLMechanism {
+	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		bad("kafka.sasl.mechanism", c.Kafka.SASLMechanism, "is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+	}
+	if c.Kafka.SASLMechanism != "" && c.Kafka.SASLUsername == "" {
+		bad("kafka.sasl.username", "", "is required when kafka.sasl.mechanism is set")
+	}
+	if !strings.Contains(c.ES.Index, "{topic}") {
+		bad("es.index", c.ES.Index, "must contain {topic}")
+	}
+	if c.ES.Refresh != "-1" {
+		if _, err := ParseDuration(c.ES.Refresh); err != nil {
+			bad("es.refresh", c.ES.Refresh, "is not a refresh interval (e.g. 1s, 30s, or -1)")
+		}
+	}
+	checkTLS := func(sec string, t TLS) {
+		for _, f := range []struct{ key, path string }{{"tls.ca", t.CA}, {"tls.cert", t.Cert}, {"tls.key", t.Key}} {
+			if f.path == "" {
+				continue
+			}
+			if _, err := os.Stat(f.path); err != nil {
+				bad(sec+"."+f.key, f.path, "can't be read: "+err.Error())
+			}
+		}
+		if (t.Cert == "") != (t.Key == "") {
+			bad(sec+".tls.cert", t.Cert, "and "+sec+".tls.key must be set together")
+		}
+	}
+	checkTLS("etcd", c.Etcd.TLS)
+	checkTLS("kafka", c.Kafka.TLS)
+	checkTLS("es", c.ES.TLS)
 
 	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
 		bad("log.level", c.Log.Level, "is not one of trace, debug, info, warn, error, fatal")
