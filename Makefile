@@ -25,10 +25,11 @@ unit: ## unit tests only (no servers)
 
 # test: unit and integration tests. Starts the servers that are not running
 # (installing them on first use) and stops afterwards exactly those it started.
+# Packages run one at a time (-p 1): some tests stop or pause a shared server.
 test: vet build ## unit + integration tests against real etcd, Kafka, Elasticsearch
 	@started=$$(mktemp); \
 	$(STACK) up --started-file $$started || { $(STACK) down --started-file $$started; exit 1; }; \
-	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -race -count=1 -timeout 30m ./... ; rc=$$?; \
+	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -race -count=1 -p 1 -timeout 60m ./... ; rc=$$?; \
 	$(STACK) down --started-file $$started; exit $$rc
 
 stack-up: ## install (once) and start etcd, Kafka, Elasticsearch on 127.0.0.1
