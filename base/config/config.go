@@ -1,6 +1,10 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
 	"time"
 )
 
@@ -169,4 +173,32 @@ func (c *Config) HasRole(role string) bool {
 		}
 	}
 	return false
+}
+
+// ClientConfig builds the crypto/tls configuration these settings describe,
+// reading the CA and key files. It returns nil when TLS is off.
+func (t TLS) ClientConfig() (*tls.Config, error) {
+	if !t.Enabled && t.CA == "" && t.Cert == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca %s: %w", t.CA, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca %s: no PEM certificate in it", t.CA)
+		}
+		c.RootCAs = pool
+	}
+	if t.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert %s / tls.key %s: %w", t.Cert, t.Key, err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
 }

@@ -30,6 +30,12 @@ func gauge(name, help string, labels ...string) *prometheus.GaugeVec {
 	return g
 }
 
+func plainGauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "brun", Name: name, Help: help})
+	Registry.MustRegister(g)
+	return g
+}
+
 // Agent series.
 var (
 	LinesRead      = counter("agent_lines_read_total", "Lines read from files.", "job")
@@ -38,8 +44,8 @@ var (
 	EventsAcked    = counter("agent_events_acked_total", "Events Kafka acknowledged.", "topic")
 	ProduceErrors  = counter("kafka_produce_errors_total", "Records Kafka refused after the producer's own retries.", "topic")
 	ProduceRetries = counter("kafka_produce_retries_total", "Records sent again after Kafka refused them.", "topic")
-	Unacked        = gauge("agent_unacked_events", "Events sent and not yet acknowledged by Kafka.")
-	LineQueue      = gauge("agent_queue_depth", "Events in the agent's line channel (kafka.chanMsgSize).")
+	Unacked        = plainGauge("agent_unacked_events", "Events sent and not yet acknowledged by Kafka.")
+	LineQueue      = plainGauge("agent_queue_depth", "Events in the agent's line channel (kafka.chanMsgSize).")
 	Jobs           = gauge("agent_jobs", "Jobs of this agent by state.", "state")
 )
 
@@ -53,13 +59,13 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 	}, []string{"outcome"})
 	ConsumerLag = gauge("transfer_consumer_lag", "Messages between a partition's high-water mark and the last consumed offset.", "topic", "partition")
-	DocQueue    = gauge("transfer_queue_depth", "Documents in the transfer's channel (es.chanSize).")
+	DocQueue    = plainGauge("transfer_queue_depth", "Documents in the transfer's channel (es.chanSize).")
 )
 
 // Console series.
 var (
-	RegisteredAgents = gauge("registered_agents", "Agents with a live registration in etcd.")
-	ConfiguredJobs   = gauge("configured_jobs", "Jobs in etcd, all agents.")
+	RegisteredAgents = plainGauge("registered_agents", "Agents with a live registration in etcd.")
+	ConfiguredJobs   = plainGauge("configured_jobs", "Jobs in etcd, all agents.")
 )
 
 func init() {

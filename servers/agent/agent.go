@@ -25,34 +25,58 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
 	col, err := collector.New(collector.Config{
 		AgentID:     cfg.Agent.ID,
 		DataDir:     cfg.Brun.DataDir,
-		Brokers:     cfg.Kafka.Endpoints,
 		ChanMsgSize: cfg.Kafka.ChanMsgSize,
+		Allow:       cfg.Agent.Allow,
+		Producer:    collector.ProducerConfig{Kafka: cfg.Kafka, ClientID: "brun-agent-" + cfg.Agent.ID},
 	})
 	if err != nil {
 		return err
 	}
+	if len(cfg.Agent.Allow) == 0 {
+		log.Warn("agent.allow is empty: jobs may read any file this process can read")
+	}
 	keys := etcdx.Keys{Prefix: cfg.Etcd.Prefix}
+	cache := jobCache{path: cfg.Brun.DataDir + "/agent/jobs.json"}
 
 	// The sink runs on its own context: it must outlive the tail jobs.
 	sinkCtx, stopSink := context.WithCancel(context.Background())
 	defer stopSink()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		col.Run(sinkCtx)
 	}()
+
+	var allow scheduler.AllowFunc
+	if len(cfg.Agent.Allow) > 0 {
+		allow = func(p string) bool { return collector.MatchAny(cfg.Agent.Allow, p) }
+	}
+	sched := scheduler.New(func(name string, spec job.Spec) scheduler.Handle {
+		return col.Start(name, spec)
+	}, allow, logging.For("scheduler"))
+
+	reg := &registrar{cli: cli, key: keys.Agent(cfg.Agent.ID), log: log, value: Registration{
+		ID: cfg.Agent.ID, Hostname: hostname(), IP: localIP(), Version: version.Version,
+		PID: os.Getpid(), Roles: cfg.Brun.Roles, StartedAt: time.Now().UTC(),
+	}}
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		register(ctx, cli, keys.Agent(cfg.Agent.ID), Registration{
-			ID: cfg.Agent.ID, Hostname: hostname(), IP: localIP(), Version: version.Version,
-			PID: os.Getpid(), Roles: cfg.Brun.Roles, StartedAt: time.Now().UTC(),
-		}, log)
+		reg.run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		reportStatus(ctx, cli, keys.Status(cfg.Agent.ID), cfg.Agent.ID, reg, sched, log)
 	}()
 
-	sched := scheduler.New(func(name string, spec job.Spec) func() {
-		return col.Start(name, spec).Stop
-	}, logging.For("scheduler"))
+	// Until etcd answers, run the last job set it gave us.
+	if cached, err := cache.load(); err != nil {
+		log.Warn(err)
+	} else if cached != nil {
+		log.Infof("running %d job(s) from %s until etcd answers", len(cached), cache.path)
+		sched.Apply(cached)
+	}
 	prefix := keys.JobsOf(cfg.Agent.ID)
 	log.Infof("agent %s watching %s", cfg.Agent.ID, prefix)
 	etcdx.Mirror(ctx, cli, prefix, cfg.Etcd.DialTimeout, logging.For("scheduler"), func(kv map[string][]byte) {
@@ -61,6 +85,9 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
 			byName[strings.TrimPrefix(k, prefix)] = v
 		}
 		sched.Apply(byName)
+		if err := cache.save(byName); err != nil {
+			log.Warn(err)
+		}
 	})
 
 	// Sources first, then the sink.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -26,23 +27,35 @@ type Registration struct {
 	StartedAt time.Time `json:"started_at"`
 }
 
-// register keeps key = reg bound to a live lease until ctx ends. When the
-// lease is lost (etcd restarted, network cut) it registers again.
-func register(ctx context.Context, cli *clientv3.Client, key string, reg Registration, log *logrus.Entry) {
-	value, _ := json.Marshal(reg)
+// registrar keeps the agent's key bound to a live lease. When the lease is
+// lost (etcd restarted, network cut) it registers again by itself.
+type registrar struct {
+	cli   *clientv3.Client
+	key   string
+	value Registration
+	log   *logrus.Entry
+	lease atomic.Int64 // current lease id; 0 while not registered
+}
+
+// Lease returns the current lease, 0 while the agent is not registered.
+// The status key is written under it, so it disappears with the agent.
+func (r *registrar) Lease() clientv3.LeaseID { return clientv3.LeaseID(r.lease.Load()) }
+
+func (r *registrar) run(ctx context.Context) {
+	value, _ := json.Marshal(r.value)
 	backoff := time.Second
 	var lastErr string
 	for ctx.Err() == nil {
-		err := registerOnce(ctx, cli, key, string(value), log)
+		err := r.once(ctx, string(value))
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil && err.Error() != lastErr {
-			log.Warnf("etcd.endpoints: can't register %s, retrying: %v", key, err)
+			r.log.Warnf("etcd.endpoints: can't register %s, retrying: %v", r.key, err)
 			lastErr = err.Error()
 		}
 		if err == nil {
-			backoff = time.Second
+			backoff, lastErr = time.Second, ""
 		}
 		t := time.NewTimer(backoff)
 		select {
@@ -55,23 +68,28 @@ func register(ctx context.Context, cli *clientv3.Client, key string, reg Registr
 	}
 }
 
-// registerOnce holds one lease session; it returns when the session ends.
-func registerOnce(ctx context.Context, cli *clientv3.Client, key, value string, log *logrus.Entry) error {
-	sess, err := concurrency.NewSession(cli, concurrency.WithTTL(leaseTTL), concurrency.WithContext(ctx))
+// once holds one lease session; it returns when the session ends.
+func (r *registrar) once(ctx context.Context, value string) error {
+	sess, err := concurrency.NewSession(r.cli, concurrency.WithTTL(leaseTTL), concurrency.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("lease: %w", err)
 	}
-	defer sess.Close() // revokes the lease: the registration disappears at once on shutdown
+	// Close revokes the lease: on shutdown the registration disappears at once.
+	defer func() {
+		r.lease.Store(0)
+		sess.Close()
+	}()
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err = cli.Put(pctx, key, value, clientv3.WithLease(sess.Lease()))
+	_, err = r.cli.Put(pctx, r.key, value, clientv3.WithLease(sess.Lease()))
 	cancel()
 	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", r.key, err)
 	}
-	log.Infof("registered as %s (lease %x, ttl %ds)", key, sess.Lease(), leaseTTL)
+	r.lease.Store(int64(sess.Lease()))
+	r.log.Infof("registered as %s (lease %x, ttl %ds)", r.key, sess.Lease(), leaseTTL)
 	select {
 	case <-sess.Done():
-		log.Warnf("lease of %s lost; registering again", key)
+		r.log.Warnf("lease of %s lost; registering again", r.key)
 		return nil
 	case <-ctx.Done():
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"brun/base/logging"
 	"brun/servers/job"
+	"brun/servers/status"
 )
 
 // Config is what the collector needs from brun's configuration.
@@ -18,7 +19,9 @@ type Config struct {
 	AgentID     string
 	DataDir     string // the registry lives in DataDir/agent
 	Brokers     []string
-	ChanMsgSize int // bound of the line channel between readers and producer
+	ChanMsgSize int      // bound of the line channel between readers and producer
+	Allow       []string // agent.allow globs; empty allows every path
+	Producer    ProducerConfig
 }
 
 // Collector owns the agent's data path: the offset registry, the bounded
@@ -30,6 +33,7 @@ type Collector struct {
 	reg     *Registry
 	lines   chan *Record
 	prod    *producer
+	allow   []string
 	log     *logrus.Entry
 }
 
@@ -47,7 +51,8 @@ func New(cfg Config) (*Collector, error) {
 		host:    host,
 		reg:     reg,
 		lines:   lines,
-		prod:    newProducer(ProducerConfig{Brokers: cfg.Brokers, ClientID: "brun-agent-" + cfg.AgentID}, lines, logging.For("producer")),
+		prod:    newProducer(cfg.Producer, lines, logging.For("producer")),
+		allow:   cfg.Allow,
 		log:     log,
 	}, nil
 }
@@ -90,6 +95,7 @@ func (c *Collector) Registry() *Registry { return c.reg }
 type Job struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	t      *tailJob
 }
 
 // Stop ends the job and waits until its reader has closed its file. Lines
@@ -102,11 +108,41 @@ func (j *Job) Stop() {
 // Start runs a tail job for spec under name until Stop is called.
 func (c *Collector) Start(name string, spec job.Spec) *Job {
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &Job{cancel: cancel, done: make(chan struct{})}
-	t := &tailJob{name: name, spec: spec, c: c, log: c.log.WithFields(logrus.Fields{"job": name, "path": spec.Path, "topic": spec.Topic})}
+	t := newTailJob(name, spec, c)
+	j := &Job{cancel: cancel, done: make(chan struct{}), t: t}
 	go func() {
 		defer close(j.done)
 		t.run(ctx)
 	}()
 	return j
+}
+
+// Status reports the job's state, counters and files.
+func (j *Job) Status() status.Job { return j.t.status() }
+
+// allowed reports whether agent.allow lets the agent read path (after
+// following symlinks, so a link can't lead outside).
+func (c *Collector) allowed(path string) bool {
+	if len(c.allow) == 0 {
+		return true
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = path
+	}
+	return MatchAny(c.allow, path) && MatchAny(c.allow, real)
+}
+
+// MatchAny reports whether path matches one of the globs. A glob also
+// matches everything below a directory it matches, so /var/log/* allows
+// /var/log/nginx/access.log.
+func MatchAny(globs []string, path string) bool {
+	for _, g := range globs {
+		for p := path; p != "/" && p != "."; p = filepath.Dir(p) {
+			if ok, _ := filepath.Match(g, p); ok {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -7,11 +7,16 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/sirupsen/logrus"
+
+	"brun/base/config"
+	"brun/base/kafkax"
+	"brun/base/metrics"
+	"brun/servers/job"
 )
 
 // ProducerConfig is what the Kafka producer needs from brun's config.
 type ProducerConfig struct {
-	Brokers  []string
+	Kafka    config.Kafka
 	ClientID string
 }
 
@@ -33,10 +38,13 @@ func newProducer(cfg ProducerConfig, in <-chan *Record, log *logrus.Entry) *prod
 	return &producer{cfg: cfg, in: in, log: log, retryCh: make(chan struct{}, 1)}
 }
 
-func saramaConfig(clientID string) *sarama.Config {
-	c := sarama.NewConfig()
-	c.ClientID = clientID
-	c.Version = sarama.V3_0_0_0
+// saramaConfig is the producer's configuration: every record is stored by
+// all in-sync replicas, exactly once per send (idempotent), in order.
+func saramaConfig(pc ProducerConfig) (*sarama.Config, error) {
+	c, err := kafkax.Config(pc.Kafka, pc.ClientID)
+	if err != nil {
+		return nil, err
+	}
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Idempotent = true
 	c.Net.MaxOpenRequests = 1 // required by the idempotent producer; keeps a file's lines in order
@@ -44,14 +52,16 @@ func saramaConfig(clientID string) *sarama.Config {
 	c.Producer.Retry.Backoff = 250 * time.Millisecond
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true
-	c.Producer.Compression = sarama.CompressionLZ4
-	c.Producer.Flush.Bytes = 1 << 20
-	c.Producer.Flush.Frequency = 50 * time.Millisecond
-	c.Producer.MaxMessageBytes = 4 << 20
+	c.Producer.Compression = kafkax.Compression(pc.Kafka.Compression)
+	c.Producer.Flush.Bytes = pc.Kafka.BatchBytes
+	c.Producer.Flush.Frequency = pc.Kafka.BatchLinger
+	// A record may be a whole max_line_bytes line plus its JSON; the broker's
+	// own limit applies to the compressed batch.
+	c.Producer.MaxMessageBytes = 2*job.MaxMaxLineBytes + 64<<10
 	c.Producer.Partitioner = sarama.NewHashPartitioner
 	c.Metadata.Retry.Max = 3
 	c.Metadata.Retry.Backoff = 500 * time.Millisecond
-	return c
+	return c, nil
 }
 
 // run sends until ctx ends, then drains: it closes the producer and keeps
@@ -119,6 +129,7 @@ func (p *producer) resend(ctx context.Context, ap sarama.AsyncProducer) {
 	p.retry = nil
 	p.mu.Unlock()
 	for _, rec := range batch {
+		metrics.ProduceRetries.WithLabelValues(rec.Topic).Inc()
 		p.send(ctx, ap, rec)
 	}
 }
@@ -130,6 +141,7 @@ func (p *producer) readErrors(ctx context.Context, errs <-chan *sarama.ProducerE
 	var last time.Time
 	for pe := range errs {
 		rec := pe.Msg.Metadata.(*Record)
+		metrics.ProduceErrors.WithLabelValues(rec.Topic).Inc()
 		if time.Since(last) > 10*time.Second {
 			path, topic := rec.Where()
 			p.log.WithFields(logrus.Fields{"topic": topic, "path": path}).Warnf("kafka refused a record, sending it again: %v", pe.Err)
@@ -154,14 +166,18 @@ func (p *producer) readErrors(ctx context.Context, errs <-chan *sarama.ProducerE
 func (p *producer) connect(ctx context.Context) (ap sarama.AsyncProducer, ok bool) {
 	backoff := time.Second
 	var lastLog time.Time
+	brokers := p.cfg.Kafka.Endpoints
 	for {
-		ap, err := sarama.NewAsyncProducer(p.cfg.Brokers, saramaConfig(p.cfg.ClientID))
+		sc, err := saramaConfig(p.cfg)
 		if err == nil {
-			p.log.WithField("brokers", p.cfg.Brokers).Info("connected to kafka")
+			ap, err = sarama.NewAsyncProducer(brokers, sc)
+		}
+		if err == nil {
+			p.log.WithField("brokers", brokers).Info("connected to kafka")
 			return ap, true
 		}
 		if time.Since(lastLog) > 30*time.Second {
-			p.log.WithField("brokers", p.cfg.Brokers).Warnf("kafka.endpoints: can't reach kafka, retrying: %v", err)
+			p.log.WithField("brokers", brokers).Warnf("kafka.endpoints: can't reach kafka, retrying: %v", err)
 			lastLog = time.Now()
 		}
 		select {

@@ -10,6 +10,7 @@ import (
 // stays pending until it is completed, or until the caller takes it with
 // rest() (the file was rotated away).
 type lineReader struct {
+	nl, cr  []byte // the encoded "\n" and "\r": one byte, or two for UTF-16
 	src     io.Reader
 	buf     []byte
 	r, w    int   // buf[r:w] is read from the file and not yet returned
@@ -20,8 +21,26 @@ type lineReader struct {
 	maxLine int
 }
 
-func newLineReader(src io.Reader, offset int64, bufSize, maxLine int) *lineReader {
-	return &lineReader{src: src, buf: make([]byte, bufSize), pos: offset, start: offset, maxLine: maxLine}
+func newLineReader(src io.Reader, offset int64, bufSize, maxLine int, nl, cr []byte) *lineReader {
+	bufSize -= bufSize % len(nl) // whole code units, so a spilled buffer never splits one
+	return &lineReader{nl: nl, cr: cr, src: src, buf: make([]byte, bufSize), pos: offset, start: offset, maxLine: maxLine}
+}
+
+// index finds the next newline in b, which starts on a code-unit boundary.
+func (lr *lineReader) index(b []byte) int {
+	if len(lr.nl) == 1 {
+		return bytes.IndexByte(b, lr.nl[0])
+	}
+	for j := 0; ; {
+		i := bytes.Index(b[j:], lr.nl)
+		if i < 0 {
+			return -1
+		}
+		if (j+i)%len(lr.nl) == 0 {
+			return j + i
+		}
+		j += i + 1
+	}
 }
 
 // line is one line of a file, without its "\n" or "\r\n". Text aliases the
@@ -38,11 +57,12 @@ type line struct {
 // file's read error.
 func (lr *lineReader) next() (line, error) {
 	for {
-		if i := bytes.IndexByte(lr.buf[lr.r:lr.w], '\n'); i >= 0 {
+		if i := lr.index(lr.buf[lr.r:lr.w]); i >= 0 {
 			seg := lr.buf[lr.r : lr.r+i]
 			l := line{Start: lr.start, Truncated: lr.cut}
-			lr.r += i + 1
-			lr.pos += int64(i + 1)
+			n := i + len(lr.nl)
+			lr.r += n
+			lr.pos += int64(n)
 			lr.start = lr.pos
 			if len(lr.long) > 0 || lr.cut {
 				lr.long, l.Truncated = lr.appendCapped(lr.long, seg, l.Truncated)
@@ -50,12 +70,12 @@ func (lr *lineReader) next() (line, error) {
 				lr.long = lr.long[:0]
 				lr.cut = false
 			} else if len(seg) > lr.maxLine {
-				l.Text, l.Truncated = seg[:lr.maxLine], true
+				l.Text, l.Truncated = seg[:lr.maxLine-lr.maxLine%len(lr.nl)], true
 			} else {
 				l.Text = seg
 			}
 			l.End = lr.pos
-			l.Text = bytes.TrimSuffix(l.Text, []byte{'\r'})
+			l.Text = bytes.TrimSuffix(l.Text, lr.cr)
 			return l, nil
 		}
 		if lr.w == len(lr.buf) {
@@ -83,6 +103,7 @@ func (lr *lineReader) next() (line, error) {
 
 func (lr *lineReader) appendCapped(dst, seg []byte, cut bool) ([]byte, bool) {
 	room := lr.maxLine - len(dst)
+	room -= room % len(lr.nl)
 	if len(seg) > room {
 		return append(dst, seg[:max(room, 0)]...), true
 	}
@@ -109,7 +130,7 @@ func (lr *lineReader) rest() (l line, ok bool) {
 	lr.cut = false
 	lr.start = lr.pos
 	l.End = lr.pos
-	l.Text = bytes.TrimSuffix(l.Text, []byte{'\r'})
+	l.Text = bytes.TrimSuffix(l.Text, lr.cr)
 	return l, true
 }
 

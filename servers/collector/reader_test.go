@@ -44,7 +44,7 @@ func TestLineReaderSplitsAndTracksOffsets(t *testing.T) {
 	data := "one\r\ntwo\n\nthree-is-longer-than-the-buffer\nfour"
 	for _, bufSize := range []int{4, 7, 64} {
 		for _, chunk := range []int{1, 3, 100} {
-			lr := newLineReader(&chunked{data: []byte(data), n: chunk}, 100, bufSize, 1<<20)
+			lr := newLineReader(&chunked{data: []byte(data), n: chunk}, 100, bufSize, 1<<20, []byte("\n"), []byte("\r"))
 			got := readAll(t, lr)
 			want := []string{"one", "two", "", "three-is-longer-than-the-buffer"}
 			if len(got) != len(want) {
@@ -71,7 +71,7 @@ func TestLineReaderSplitsAndTracksOffsets(t *testing.T) {
 
 func TestLineReaderCompletesPartialLine(t *testing.T) {
 	src := &chunked{data: []byte("abc"), n: 100}
-	lr := newLineReader(src, 0, 16, 1<<20)
+	lr := newLineReader(src, 0, 16, 1<<20, []byte("\n"), []byte("\r"))
 	if got := readAll(t, lr); len(got) != 0 {
 		t.Fatalf("partial line returned: %+v", got)
 	}
@@ -85,7 +85,7 @@ func TestLineReaderCompletesPartialLine(t *testing.T) {
 func TestLineReaderCutsLongLinesAndKeepsTheRest(t *testing.T) {
 	long := strings.Repeat("x", 100)
 	data := "a\n" + long + "\nb\n"
-	lr := newLineReader(&chunked{data: []byte(data), n: 7}, 0, 8, 10)
+	lr := newLineReader(&chunked{data: []byte(data), n: 7}, 0, 8, 10, []byte("\n"), []byte("\r"))
 	got := readAll(t, lr)
 	if len(got) != 3 {
 		t.Fatalf("%d lines, want 3", len(got))
@@ -106,7 +106,7 @@ func TestLineReaderRealLogs(t *testing.T) {
 		if err != nil {
 			t.Skipf("shared test data not present: %v", err)
 		}
-		lr := newLineReader(&chunked{data: data, n: 997}, 0, 4096, 1<<20)
+		lr := newLineReader(&chunked{data: data, n: 997}, 0, 4096, 1<<20, []byte("\n"), []byte("\r"))
 		got := readAll(t, lr)
 		if l, ok := lr.rest(); ok {
 			got = append(got, l)
@@ -122,5 +122,15 @@ func TestLineReaderRealLogs(t *testing.T) {
 		if !bytes.Equal(rebuilt, data) {
 			t.Fatalf("%s: lines do not cover the file", name)
 		}
+	}
+}
+
+func TestLineReaderUTF16(t *testing.T) {
+	// "a\r\n" then "\u010a" (whose low byte is 0x0a) then "b\n", UTF-16LE.
+	data := []byte{'a', 0, '\r', 0, '\n', 0, 0x0a, 0x01, '\n', 0, 'b', 0, '\n', 0}
+	lr := newLineReader(&chunked{data: data, n: 3}, 0, 4, 1<<20, []byte("\n\x00"), []byte("\r\x00"))
+	got := readAll(t, lr)
+	if len(got) != 3 || string(got[0].Text) != "a\x00" || !bytes.Equal(got[1].Text, []byte{0x0a, 0x01}) || got[2].Start != 10 || got[2].End != 14 {
+		t.Fatalf("got %+v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"brun/base/metrics"
 	"brun/servers/ack"
 )
 
@@ -22,6 +23,9 @@ func (r *Record) Ack() {
 	if wm, moved := r.stream.win.Done(r.ticket); moved {
 		r.stream.advance(wm)
 	}
+	r.stream.tj.acked.Add(1)
+	r.stream.tj.mAcked.Inc()
+	metrics.Unacked.Dec()
 }
 
 // Where names the record's origin for log lines.
@@ -36,7 +40,8 @@ type stream struct {
 	dev, ino uint64
 	gen      uint64
 	win      *ack.Window
-	key      []byte // Kafka record key of every line of this reading
+	key      []byte   // Kafka record key of every line of this reading
+	tj       *tailJob // counts acks for status
 }
 
 func (s *stream) advance(offset int64) {

@@ -3,11 +3,14 @@ package collector
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // registryFile is the name of the offsets file under data.dir.
@@ -25,11 +28,31 @@ type Position struct {
 	Ino  uint64 `json:"ino"`
 	// Offset is the byte offset up to which Kafka acknowledged every line.
 	Offset int64 `json:"offset"`
-	// Truncations counts copytruncate-style restarts of this file; it is part
-	// of the file's identity in event ids, so lines written after a
-	// truncation never share an id with the lines before it.
-	Truncations int       `json:"truncations"`
-	Updated     time.Time `json:"updated"`
+	// Truncations counts restarts of this file from zero (copytruncate, or
+	// its inode reused by a new file); it is part of the file's identity in
+	// event ids, so lines written after a restart never share an id with the
+	// lines before it.
+	Truncations int `json:"truncations"`
+	// Fingerprint is a hash of the file's first FingerprintLen bytes: a file
+	// at the same device and inode whose first bytes differ is a new file.
+	Fingerprint    uint64    `json:"fingerprint"`
+	FingerprintLen int       `json:"fingerprint_len"`
+	Updated        time.Time `json:"updated"`
+}
+
+// fingerprintBytes is how much of a file's start identifies it.
+const fingerprintBytes = 1024
+
+// fingerprint hashes the first n bytes of f; ok is false when f has fewer.
+func fingerprint(f io.ReaderAt, n int) (uint64, bool) {
+	if n == 0 {
+		return 0, true
+	}
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		return 0, false
+	}
+	return xxhash.Sum64(buf), true
 }
 
 type regEntry struct {
@@ -80,8 +103,11 @@ func regKey(job string, dev, ino uint64) string {
 
 // Claim makes the caller the one reader of a file for a job and returns the
 // saved position (Offset 0 for a new file) and a generation token. Acks of
-// an earlier reader of the same file stop counting from here on.
-func (r *Registry) Claim(job, path string, dev, ino uint64) (Position, uint64) {
+// an earlier reader of the same file stop counting from here on. f and size
+// are the open file: when its first bytes no longer match the fingerprint
+// (the inode was reused by a new file), or it is shorter than the saved
+// offset (truncated while no one read it), it is read again from zero.
+func (r *Registry) Claim(job, path string, dev, ino uint64, f io.ReaderAt, size int64) (pos Position, gen uint64, restarted bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := regKey(job, dev, ino)
@@ -89,13 +115,35 @@ func (r *Registry) Claim(job, path string, dev, ino uint64) (Position, uint64) {
 	if !ok {
 		e = &regEntry{pos: Position{Job: job, Path: path, Dev: dev, Ino: ino}}
 		r.entries[k] = e
+	} else if fp, ok := fingerprint(f, e.pos.FingerprintLen); !ok || fp != e.pos.Fingerprint || size < e.pos.Offset {
+		e.pos.Offset = 0
+		e.pos.Truncations++
+		e.pos.FingerprintLen = 0
+		restarted = true
+	}
+	if n := int(min(size, fingerprintBytes)); n > e.pos.FingerprintLen {
+		if fp, ok := fingerprint(f, n); ok {
+			e.pos.Fingerprint, e.pos.FingerprintLen = fp, n
+		}
 	}
 	e.pos.Path = path
 	e.pos.Updated = time.Now()
 	r.nextGen++
 	e.gen = r.nextGen
 	r.dirty = true
-	return e.pos, e.gen
+	return e.pos, e.gen, restarted
+}
+
+// Offset returns the saved offset of a file of a job; ok is false when the
+// registry has no entry for it.
+func (r *Registry) Offset(job string, dev, ino uint64) (int64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[regKey(job, dev, ino)]
+	if !ok {
+		return 0, false
+	}
+	return e.pos.Offset, true
 }
 
 // Truncated records that the file restarted from zero and returns the new
@@ -109,6 +157,7 @@ func (r *Registry) Truncated(job string, dev, ino uint64) (Position, uint64) {
 	}
 	e.pos.Offset = 0
 	e.pos.Truncations++
+	e.pos.FingerprintLen = 0
 	e.pos.Updated = time.Now()
 	r.nextGen++
 	e.gen = r.nextGen

@@ -3,217 +3,194 @@ package collector
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
-	"brun/servers/ack"
-	"brun/servers/event"
+	"brun/base/metrics"
 	"brun/servers/job"
+	"brun/servers/status"
 )
 
-const (
-	// pollInterval is how often a reader at the end of its file looks for
-	// new data, truncation and rotation.
-	pollInterval = 250 * time.Millisecond
-	// drainGrace is how long a rotated-away or deleted file must stay
-	// without new data before its reader moves on: a writer may still be
-	// appending to it through an open descriptor for a moment.
-	drainGrace = time.Second
-	// readBufSize is each reader's buffer.
-	readBufSize = 64 << 10
-	// maxLineBytes is the longest line sent whole; longer lines are cut
-	// there and flagged (log.flags: truncated), never dropped.
-	maxLineBytes = 1 << 20
-	// maxUnackedPerFile bounds the lines of one file sent and not yet
-	// acknowledged by Kafka; a reader at the bound waits.
-	maxUnackedPerFile = 32 << 10
-)
+// scanInterval is how often a job looks for new files at its path or glob.
+const scanInterval = time.Second
 
-// tailJob reads one job's file from its saved offset, follows it through
-// rotation and truncation, and hands each line to the producer.
+// tailJob runs one job: it finds the files its path names (re-scanning a
+// glob for new ones) and runs one harvester per file, identified by device
+// and inode, so a renamed file keeps its reader and its offset.
 type tailJob struct {
-	name string
-	spec job.Spec
-	c    *Collector
-	log  *logrus.Entry
+	name  string
+	spec  job.Spec
+	c     *Collector
+	codec codec
+	log   *logrus.Entry
+
+	lines, bytes, acked atomic.Int64
+	mLines, mBytes      prometheus.Counter
+	mSent, mAcked       prometheus.Counter
+
+	mu    sync.Mutex
+	state string // status.Running / Waiting / Error
+	err   string
+	files map[fileKey]*harvester
 }
 
-// run follows the file until ctx ends. Errors about the file are logged
-// with its path and retried; they never end the job.
-func (t *tailJob) run(ctx context.Context) {
-	for ctx.Err() == nil {
-		f, err := t.open(ctx)
-		if err != nil {
-			return
-		}
-		err = t.follow(ctx, f)
-		f.Close()
-		if err != nil && ctx.Err() == nil {
-			t.log.Errorf("read %s: %v; opening it again", t.spec.Path, err)
-			sleep(ctx, time.Second)
-		}
+type fileKey struct{ dev, ino uint64 }
+
+func newTailJob(name string, spec job.Spec, c *Collector) *tailJob {
+	return &tailJob{
+		name: name, spec: spec, c: c, codec: codecFor(spec.Encoding),
+		log:    c.log.WithFields(logrus.Fields{"job": name, "path": spec.Path, "topic": spec.Topic}),
+		mLines: metrics.LinesRead.WithLabelValues(name), mBytes: metrics.BytesRead.WithLabelValues(name),
+		mSent: metrics.EventsSent.WithLabelValues(spec.Topic), mAcked: metrics.EventsAcked.WithLabelValues(spec.Topic),
+		state: status.Waiting, files: map[fileKey]*harvester{},
 	}
 }
 
-// open waits until the job's file exists and can be opened.
-func (t *tailJob) open(ctx context.Context) (*os.File, error) {
+// run scans for files until ctx ends, then waits for every harvester.
+func (t *tailJob) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(scanInterval)
+	defer tick.Stop()
 	var lastErr string
 	for {
-		f, err := os.Open(t.spec.Path)
-		if err == nil {
-			if lastErr != "" {
-				t.log.Infof("file %s is there now", t.spec.Path)
+		if err := t.scan(ctx, &wg); err != nil {
+			if err.Error() != lastErr {
+				t.log.Error(err)
+				lastErr = err.Error()
 			}
-			return f, nil
+		} else {
+			lastErr = ""
 		}
-		if msg := err.Error(); msg != lastErr {
-			if errors.Is(err, fs.ErrNotExist) {
-				t.log.Infof("waiting for %s to exist", t.spec.Path)
-			} else {
-				t.log.Errorf("can't open %s, retrying: %v", t.spec.Path, err)
-			}
-			lastErr = msg
-		}
-		if !sleep(ctx, time.Second) {
-			return nil, ctx.Err()
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
 
-// follow reads f from its saved offset until f is rotated away and drained,
-// or ctx ends.
-func (t *tailJob) follow(ctx context.Context, f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
+// scan starts a harvester for each file the job names that has none and
+// has something left to read.
+func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
+	paths := []string{t.spec.Path}
+	if t.spec.IsGlob() {
+		paths, _ = filepath.Glob(t.spec.Path) // the pattern was validated
+		sort.Strings(paths)
 	}
-	s, enc, start := t.claim(fi)
-	if _, err := f.Seek(start, io.SeekStart); err != nil {
-		return err
-	}
-	t.log.WithField("offset", start).Infof("reading %s", t.spec.Path)
-	lr := newLineReader(f, start, readBufSize, maxLineBytes)
-	lastData, lastRead := time.Now(), start
-	var rotatedAt time.Time
-	for {
-		l, err := lr.next()
-		if err == nil {
-			if !t.emit(ctx, s, enc, l) {
-				return nil
-			}
+	var firstErr error
+	found := 0
+	for _, p := range paths {
+		if t.excluded(p) {
 			continue
 		}
-		if err != io.EOF {
-			return err
-		}
-		now := time.Now()
-		if off := lr.readOffset(); off != lastRead {
-			lastData, lastRead = now, off
-		}
-		cur, err := f.Stat()
+		fi, err := os.Stat(p)
 		if err != nil {
-			return err
-		}
-		if cur.Size() < lr.readOffset() {
-			t.log.Warnf("%s was truncated (size %d < offset %d); reading it from the start", t.spec.Path, cur.Size(), lr.readOffset())
-			s, enc = t.truncated(cur)
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return err
+			if !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
+				firstErr = err
 			}
-			lr.reset(f, 0)
-			lastRead = 0
 			continue
 		}
-		if moved := t.rotated(cur); moved {
-			if rotatedAt.IsZero() {
-				rotatedAt = now
-				t.log.Infof("%s was rotated or deleted; reading the old file to its end", t.spec.Path)
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		if !t.c.allowed(p) {
+			if firstErr == nil {
+				firstErr = errors.New("agent.allow: " + p + " is outside the allowed paths; not read")
 			}
-			if now.Sub(lastData) >= drainGrace && now.Sub(rotatedAt) >= drainGrace {
-				if l, ok := lr.rest(); ok && !t.emit(ctx, s, enc, l) {
-					return nil
-				}
-				return nil
+			continue
+		}
+		found++
+		dev, ino := fileIdentity(fi)
+		k := fileKey{dev, ino}
+		t.mu.Lock()
+		_, running := t.files[k]
+		t.mu.Unlock()
+		if running {
+			continue
+		}
+		// A glob keeps matching rotated files that were read to their end:
+		// open them again only when they grew.
+		if t.spec.IsGlob() {
+			if off, ok := t.c.reg.Offset(t.name, dev, ino); ok && off == fi.Size() {
+				continue
 			}
 		}
-		if !sleep(ctx, pollInterval) {
-			return nil
+		f, err := os.Open(p)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		h := &harvester{t: t, path: p, f: f, key: k, primary: !t.spec.IsGlob()}
+		t.mu.Lock()
+		t.files[k] = h
+		t.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer f.Close()
+			h.run(ctx)
+			t.mu.Lock()
+			delete(t.files, k)
+			t.mu.Unlock()
+		}()
+	}
+	t.setState(found, firstErr)
+	return firstErr
+}
+
+func (t *tailJob) setState(found int, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	prev := t.state
+	switch {
+	case err != nil:
+		t.state, t.err = status.Error, err.Error()
+	case found == 0 && len(t.files) == 0:
+		t.state, t.err = status.Waiting, ""
+	default:
+		t.state, t.err = status.Running, ""
+	}
+	if t.state == status.Waiting && prev != status.Waiting {
+		t.log.Infof("waiting for %s to exist", t.spec.Path)
+	}
+}
+
+func (t *tailJob) excluded(path string) bool {
+	for _, g := range t.spec.Exclude {
+		if ok, _ := filepath.Match(g, path); ok {
+			return true
+		}
+		if ok, _ := filepath.Match(g, filepath.Base(path)); ok {
+			return true
 		}
 	}
+	return false
 }
 
-// rotated reports whether the job's path no longer names the open file.
-func (t *tailJob) rotated(open os.FileInfo) bool {
-	cur, err := os.Stat(t.spec.Path)
-	return err != nil || !os.SameFile(cur, open)
-}
-
-// claim takes ownership of the file in the registry and prepares the acks
-// and the encoder of this reading.
-func (t *tailJob) claim(fi os.FileInfo) (*stream, *event.Encoder, int64) {
-	dev, ino := fileIdentity(fi)
-	pos, gen := t.c.reg.Claim(t.name, t.spec.Path, dev, ino)
-	if fi.Size() < pos.Offset {
-		t.log.Warnf("%s is shorter (%d) than its saved offset %d: it was truncated while brun was down; reading it from the start", t.spec.Path, fi.Size(), pos.Offset)
-		pos, gen = t.c.reg.Truncated(t.name, dev, ino)
+// status reports the job's state and its files.
+func (t *tailJob) status() status.Job {
+	t.mu.Lock()
+	s := status.Job{Name: t.name, State: t.state, Error: t.err, Path: t.spec.Path, Topic: t.spec.Topic}
+	hs := make([]*harvester, 0, len(t.files))
+	for _, h := range t.files {
+		hs = append(hs, h)
 	}
-	s, enc := t.newStream(pos, gen)
-	return s, enc, pos.Offset
-}
-
-func (t *tailJob) truncated(fi os.FileInfo) (*stream, *event.Encoder) {
-	dev, ino := fileIdentity(fi)
-	pos, gen := t.c.reg.Truncated(t.name, dev, ino)
-	return t.newStream(pos, gen)
-}
-
-func (t *tailJob) newStream(pos Position, gen uint64) (*stream, *event.Encoder) {
-	fileID := fmt.Sprintf("%d:%d:%d", pos.Dev, pos.Ino, pos.Truncations)
-	enc := event.NewEncoder(event.Source{Host: t.c.host, AgentID: t.c.agentID, Path: t.spec.Path, FileID: fileID})
-	s := &stream{
-		reg: t.c.reg, job: t.name, path: t.spec.Path,
-		dev: pos.Dev, ino: pos.Ino, gen: gen,
-		win: ack.NewWindow(maxUnackedPerFile, pos.Offset),
-		key: enc.StreamKey(),
+	t.mu.Unlock()
+	s.Lines, s.Bytes, s.Acked = t.lines.Load(), t.bytes.Load(), t.acked.Load()
+	for _, h := range hs {
+		s.Files = append(s.Files, h.status())
 	}
-	return s, enc
-}
-
-// emit hands one line to the producer, waiting while the file's ack window
-// or the line channel is full. It returns false when ctx ended.
-func (t *tailJob) emit(ctx context.Context, s *stream, enc *event.Encoder, l line) bool {
-	tk, err := s.win.Add(ctx, l.End)
-	if err != nil {
-		return false
-	}
-	rec := &Record{
-		Topic:  t.spec.Topic,
-		Key:    s.key,
-		Value:  enc.Encode(l.Text, l.Start, time.Now(), l.Truncated),
-		stream: s,
-		ticket: tk,
-	}
-	select {
-	case t.c.lines <- rec:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// sleep waits d or until ctx ends; it returns false when ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	sort.Slice(s.Files, func(i, j int) bool { return s.Files[i].Path < s.Files[j].Path })
+	return s
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -22,13 +23,29 @@ type Source struct {
 	// and whatever else the reader uses to tell files apart. It only feeds
 	// event.id.
 	FileID string
+	// Fields are the job's static fields, added to each event as "fields".
+	Fields map[string]any
+	// JSON makes each line that is a JSON object appear parsed under "json".
+	JSON bool
 }
+
+// Flags mark how an event was cut from its file (ECS log.flags).
+type Flags uint8
+
+const (
+	// Truncated: the line was longer than the job's limit and was cut.
+	Truncated Flags = 1 << iota
+	// Multiline: the event joins several lines.
+	Multiline
+)
 
 // Encoder renders the lines of one file as Kafka record values. It is not
 // safe for concurrent use; each file's reader owns one.
 type Encoder struct {
 	idPrefix []byte // "<16 hex digits>-": hash of agent id and file id
 	middle   []byte // the constant fields between message and log.offset
+	fields   []byte // `,"fields":{...}` or nothing
+	json     bool
 }
 
 // NewEncoder prepares the constant parts of every record of src.
@@ -49,7 +66,13 @@ func NewEncoder(src Source) *Encoder {
 	m = append(m, `},"log":{"file":{"path":`...)
 	m = AppendString(m, []byte(src.Path))
 	m = append(m, `},"offset":`...)
-	return &Encoder{idPrefix: idPrefix, middle: m}
+	e := &Encoder{idPrefix: idPrefix, middle: m, json: src.JSON}
+	if len(src.Fields) > 0 {
+		// Values were decoded from a job's JSON, so they encode again.
+		f, _ := json.Marshal(src.Fields)
+		e.fields = append([]byte(`,"fields":`), f...)
+	}
+	return e
 }
 
 func leftPad16(s string) string {
@@ -71,26 +94,50 @@ func (e *Encoder) ID(offset int64) string {
 	return string(strconv.AppendInt(append([]byte(nil), e.idPrefix...), offset, 16))
 }
 
-// Encode returns a new slice holding the record of one line; line is the
-// line without its ending and offset the position of its first byte. A
-// line cut at the job's length limit is flagged with log.flags
-// ["truncated"], as Filebeat does.
-func (e *Encoder) Encode(line []byte, offset int64, read time.Time, truncated bool) []byte {
-	b := make([]byte, 0, len(line)+len(e.middle)+len(e.idPrefix)+96)
+// Encode returns a new slice holding the record of one event; line is its
+// text without the line ending and offset the position of its first byte.
+// flags become log.flags ("truncated", "multiline"), as in Filebeat.
+func (e *Encoder) Encode(line []byte, offset int64, read time.Time, flags Flags) []byte {
+	b := make([]byte, 0, len(line)+len(e.middle)+len(e.idPrefix)+len(e.fields)+96)
 	b = append(b, `{"@timestamp":"`...)
 	b = read.UTC().AppendFormat(b, TimeLayout)
 	b = append(b, `","message":`...)
 	b = AppendString(b, line)
 	b = append(b, e.middle...)
 	b = strconv.AppendInt(b, offset, 10)
-	if truncated {
+	switch flags {
+	case 0:
+	case Truncated:
 		b = append(b, `,"flags":["truncated"]`...)
+	case Multiline:
+		b = append(b, `,"flags":["multiline"]`...)
+	default:
+		b = append(b, `,"flags":["multiline","truncated"]`...)
 	}
 	b = append(b, `},"event":{"id":"`...)
 	b = append(b, e.idPrefix...)
 	b = strconv.AppendInt(b, offset, 16)
-	b = append(b, `"}}`...)
-	return b
+	b = append(b, '"', '}')
+	b = append(b, e.fields...)
+	if e.json {
+		b = appendJSON(b, line)
+	}
+	return append(b, '}')
+}
+
+// appendJSON adds the line as the event's "json" object when it is one,
+// and an error.message saying why not otherwise; the line itself is always
+// in message.
+func appendJSON(b, line []byte) []byte {
+	i := 0
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	if i < len(line) && line[i] == '{' && utf8.Valid(line) && json.Valid(line) {
+		b = append(b, `,"json":`...)
+		return append(b, line...)
+	}
+	return append(b, `,"error":{"message":"json: the line is not a JSON object"}`...)
 }
 
 const hexDigits = "0123456789abcdef"

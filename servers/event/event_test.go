@@ -12,7 +12,7 @@ import (
 func TestEncodeIsValidJSONWithECSFields(t *testing.T) {
 	enc := NewEncoder(Source{Host: "web-1", AgentID: "10.0.0.7", Path: "/var/log/app.log", FileID: "2049:1234"})
 	read := time.Date(2026, 11, 25, 4, 5, 6, 789000000, time.FixedZone("CST", 8*3600))
-	v := enc.Encode([]byte("GET / \"ok\"\t\\ done"), 4096, read, false)
+	v := enc.Encode([]byte("GET / \"ok\"\t\\ done"), 4096, read, 0)
 	var doc struct {
 		Timestamp string `json:"@timestamp"`
 		Message   string `json:"message"`
@@ -63,7 +63,7 @@ func TestInvalidUTF8IsReplaced(t *testing.T) {
 	}
 	enc := NewEncoder(Source{})
 	for i, line := range strings.Split(string(raw), "\n") {
-		v := enc.Encode([]byte(line), 0, time.Now(), false)
+		v := enc.Encode([]byte(line), 0, time.Now(), 0)
 		var doc struct{ Message string }
 		if err := json.Unmarshal(v, &doc); err != nil {
 			t.Fatalf("line %d: not JSON: %v", i, err)
@@ -100,7 +100,7 @@ func BenchmarkEncode(b *testing.B) {
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		enc.Encode(line, int64(i)*131, now, false)
+		enc.Encode(line, int64(i)*131, now, 0)
 	}
 }
 
@@ -117,4 +117,27 @@ func viaEncodingJSON(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return back
+}
+
+func TestFieldsJSONAndFlags(t *testing.T) {
+	enc := NewEncoder(Source{AgentID: "a", FileID: "1", Fields: map[string]any{"env": "prod", "n": float64(3)}, JSON: true})
+	var doc map[string]any
+	v := enc.Encode([]byte(`{"level":"warn","took":12}`), 0, time.Now(), Multiline|Truncated)
+	if err := json.Unmarshal(v, &doc); err != nil {
+		t.Fatalf("%v\n%s", err, v)
+	}
+	if doc["fields"].(map[string]any)["env"] != "prod" || doc["json"].(map[string]any)["level"] != "warn" {
+		t.Fatalf("fields/json missing: %s", v)
+	}
+	if flags := doc["log"].(map[string]any)["flags"].([]any); len(flags) != 2 {
+		t.Fatalf("flags %v", flags)
+	}
+	v = enc.Encode([]byte(`plain text`), 0, time.Now(), 0)
+	doc = nil
+	if err := json.Unmarshal(v, &doc); err != nil {
+		t.Fatalf("%v\n%s", err, v)
+	}
+	if doc["json"] != nil || doc["error"] == nil || doc["message"] != "plain text" {
+		t.Fatalf("non-JSON line: %s", v)
+	}
 }

@@ -6,16 +6,53 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
+	"time"
 )
 
-// Spec is one collection job: which file to tail and where its lines go.
+// Defaults of the optional fields.
+const (
+	DefaultMaxLineBytes      = 1 << 20
+	DefaultMultilineMaxLines = 500
+	DefaultMultilineTimeout  = 5 * time.Second
+	// MaxMaxLineBytes bounds max_line_bytes: a line is held in memory whole
+	// and sent as one Kafka record.
+	MaxMaxLineBytes = 16 << 20
+)
+
+// Spec is one collection job: which files to read, how to cut them into
+// events, and where the events go.
 type Spec struct {
-	// Path is the absolute path of the file to tail.
+	// Path is an absolute file path or glob (re-scanned for new files).
 	Path string `json:"path"`
-	// Topic is the Kafka topic the file's lines are sent to.
+	// Topic is the Kafka topic the events are sent to.
 	Topic string `json:"topic"`
+	// Exclude lists globs of files matched by Path not to read.
+	Exclude []string `json:"exclude,omitempty"`
+	// Multiline joins continuation lines (stack traces) into one event.
+	Multiline *Multiline `json:"multiline,omitempty"`
+	// MaxLineBytes is the longest line (or multiline event) sent whole; a
+	// longer one is cut there and flagged. 0 means DefaultMaxLineBytes.
+	MaxLineBytes int `json:"max_line_bytes,omitempty"`
+	// Encoding of the file; lines are decoded to UTF-8. "" means utf-8.
+	Encoding string `json:"encoding,omitempty"`
+	// Fields are static key/values added to each event under "fields".
+	Fields map[string]any `json:"fields,omitempty"`
+	// JSON parses each line as a JSON object into the event's "json" field.
+	JSON bool `json:"json,omitempty"`
+}
+
+// Multiline is Filebeat's pattern/negate/match scheme: a line for which
+// pattern matches (inverted by negate) is a continuation line; with match
+// "after" it joins the line before it, with "before" the line after it.
+type Multiline struct {
+	Pattern  string `json:"pattern"`
+	Negate   bool   `json:"negate,omitempty"`
+	Match    string `json:"match"`               // "after" or "before"
+	MaxLines int    `json:"max_lines,omitempty"` // 0 means DefaultMultilineMaxLines
+	Timeout  string `json:"timeout,omitempty"`   // e.g. "5s"; "" means DefaultMultilineTimeout
 }
 
 // FieldError is one problem with one field of a job.
@@ -47,16 +84,14 @@ func Parse(data []byte) (Spec, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		field := "json"
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) && ute.Field != "" {
-			field = ute.Field
+			return Spec{}, &Error{Fields: []FieldError{{Field: ute.Field, Reason: fmt.Sprintf("must be %s, not a JSON %s", ute.Type, ute.Value)}}}
 		}
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			field = strings.Trim(name, `"`)
-			return Spec{}, &Error{Fields: []FieldError{{Field: field, Reason: "is not a job field"}}}
+			return Spec{}, &Error{Fields: []FieldError{{Field: strings.Trim(name, `"`), Reason: "is not a job field (known: path, topic, exclude, multiline, max_line_bytes, encoding, fields, json)"}}}
 		}
-		return Spec{}, &Error{Fields: []FieldError{{Field: field, Reason: fmt.Sprintf("bad JSON: %v", err)}}}
+		return Spec{}, &Error{Fields: []FieldError{{Field: "json", Reason: fmt.Sprintf("bad JSON: %v", err)}}}
 	}
 	if dec.More() {
 		return Spec{}, &Error{Fields: []FieldError{{Field: "json", Reason: "extra data after the job object"}}}
@@ -71,19 +106,60 @@ func Parse(data []byte) (Spec, error) {
 // or nil.
 func (s Spec) Validate() error {
 	var fs []FieldError
+	bad := func(field, format string, args ...any) {
+		fs = append(fs, FieldError{field, fmt.Sprintf(format, args...)})
+	}
 	switch {
 	case s.Path == "":
-		fs = append(fs, FieldError{"path", "is required"})
+		bad("path", "is required")
 	case !filepath.IsAbs(s.Path):
-		fs = append(fs, FieldError{"path", fmt.Sprintf("%q is not an absolute path", s.Path)})
+		bad("path", "%q is not an absolute path", s.Path)
 	case filepath.Clean(s.Path) != s.Path:
-		fs = append(fs, FieldError{"path", fmt.Sprintf("%q is not clean (write %q)", s.Path, filepath.Clean(s.Path))})
+		bad("path", "%q is not clean (write %q)", s.Path, filepath.Clean(s.Path))
+	default:
+		if _, err := filepath.Match(s.Path, s.Path); err != nil {
+			bad("path", "%q is not a valid glob: %v", s.Path, err)
+		}
 	}
 	switch {
 	case s.Topic == "":
-		fs = append(fs, FieldError{"topic", "is required"})
+		bad("topic", "is required")
 	case !topicName.MatchString(s.Topic) || s.Topic == "." || s.Topic == "..":
-		fs = append(fs, FieldError{"topic", fmt.Sprintf("%q is not a valid Kafka topic name ([a-zA-Z0-9._-], at most 249)", s.Topic)})
+		bad("topic", "%q is not a valid Kafka topic name ([a-zA-Z0-9._-], at most 249)", s.Topic)
+	}
+	for i, g := range s.Exclude {
+		if _, err := filepath.Match(g, "/"); err != nil || g == "" {
+			bad(fmt.Sprintf("exclude[%d]", i), "%q is not a valid glob", g)
+		}
+	}
+	if m := s.Multiline; m != nil {
+		if m.Pattern == "" {
+			bad("multiline.pattern", "is required")
+		} else if _, err := regexp.Compile(m.Pattern); err != nil {
+			bad("multiline.pattern", "%q is not a valid regular expression: %v", m.Pattern, err)
+		}
+		if m.Match != "after" && m.Match != "before" {
+			bad("multiline.match", "%q is not \"after\" or \"before\"", m.Match)
+		}
+		if m.MaxLines < 0 {
+			bad("multiline.max_lines", "%d is negative", m.MaxLines)
+		}
+		if m.Timeout != "" {
+			if d, err := time.ParseDuration(m.Timeout); err != nil || d <= 0 {
+				bad("multiline.timeout", "%q is not a positive duration such as 5s", m.Timeout)
+			}
+		}
+	}
+	if s.MaxLineBytes < 0 || s.MaxLineBytes > MaxMaxLineBytes {
+		bad("max_line_bytes", "%d is not between 1 and %d", s.MaxLineBytes, MaxMaxLineBytes)
+	}
+	if s.Encoding != "" && !KnownEncoding(s.Encoding) {
+		bad("encoding", "%q is not a known encoding (%s)", s.Encoding, strings.Join(Encodings, ", "))
+	}
+	for k := range s.Fields {
+		if k == "" {
+			bad("fields", "a key is empty")
+		}
 	}
 	if len(fs) > 0 {
 		return &Error{Fields: fs}
@@ -93,4 +169,44 @@ func (s Spec) Validate() error {
 
 // Equal reports whether two specs describe the same work; the scheduler
 // restarts a job only when this is false.
-func (s Spec) Equal(o Spec) bool { return s == o }
+func (s Spec) Equal(o Spec) bool { return reflect.DeepEqual(s, o) }
+
+// IsGlob reports whether Path names several files.
+func (s Spec) IsGlob() bool { return strings.ContainsAny(s.Path, "*?[") }
+
+// LineLimit returns max_line_bytes with its default applied.
+func (s Spec) LineLimit() int {
+	if s.MaxLineBytes == 0 {
+		return DefaultMaxLineBytes
+	}
+	return s.MaxLineBytes
+}
+
+// Lines returns max_lines with its default applied.
+func (m *Multiline) Lines() int {
+	if m.MaxLines == 0 {
+		return DefaultMultilineMaxLines
+	}
+	return m.MaxLines
+}
+
+// Wait returns timeout with its default applied.
+func (m *Multiline) Wait() time.Duration {
+	if d, err := time.ParseDuration(m.Timeout); err == nil && d > 0 {
+		return d
+	}
+	return DefaultMultilineTimeout
+}
+
+// Encodings lists the accepted encoding names.
+var Encodings = []string{"utf-8", "gbk", "gb18030", "big5", "shift_jis", "euc-jp", "euc-kr", "utf-16le", "utf-16be", "latin1", "iso-8859-2", "iso-8859-15", "windows-1250", "windows-1251", "windows-1252"}
+
+// KnownEncoding reports whether name (any case) is in Encodings.
+func KnownEncoding(name string) bool {
+	for _, e := range Encodings {
+		if strings.EqualFold(e, name) {
+			return true
+		}
+	}
+	return false
+}

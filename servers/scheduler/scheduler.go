@@ -1,65 +1,102 @@
 package scheduler
 
 import (
+	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/sirupsen/logrus"
 
 	"brun/servers/job"
+	"brun/servers/status"
 )
 
-// StartFunc starts a job and returns the function that stops it; the stop
-// function blocks until the job has let go of its files.
-type StartFunc func(name string, spec job.Spec) (stop func())
+// Handle is a running job.
+type Handle interface {
+	// Stop ends the job and blocks until it has let go of its files.
+	Stop()
+	// Status reports the job's state and counters; safe at any time.
+	Status() status.Job
+}
 
-// Scheduler holds the table of running jobs. Its methods are called from
-// one goroutine (the etcd mirror's), so it needs no lock.
+// StartFunc starts a job.
+type StartFunc func(name string, spec job.Spec) Handle
+
+// AllowFunc reports whether the agent may read what a job's path names.
+type AllowFunc func(path string) bool
+
+// Scheduler holds the table of running jobs. Apply and StopAll are called
+// from one goroutine (the etcd mirror's); Status may be called from any.
 type Scheduler struct {
-	start   StartFunc
+	start StartFunc
+	allow AllowFunc
+	log   *logrus.Entry
+
+	mu      sync.Mutex
 	running map[string]*entry
-	invalid map[string]string // key → value last reported invalid, to log it once
-	log     *logrus.Entry
+	refused map[string]refusal // jobs that don't run: invalid or forbidden
 }
 
 type entry struct {
 	spec job.Spec
-	stop func()
+	h    Handle
 }
 
-// New returns an empty scheduler that starts jobs with start.
-func New(start StartFunc, log *logrus.Entry) *Scheduler {
-	return &Scheduler{start: start, running: map[string]*entry{}, invalid: map[string]string{}, log: log}
+type refusal struct {
+	raw   string
+	state string // status.Invalid or status.Forbidden
+	err   string
+}
+
+// New returns an empty scheduler that starts jobs with start. allow may be
+// nil (every path allowed).
+func New(start StartFunc, allow AllowFunc, log *logrus.Entry) *Scheduler {
+	if allow == nil {
+		allow = func(string) bool { return true }
+	}
+	return &Scheduler{start: start, allow: allow, running: map[string]*entry{}, refused: map[string]refusal{}, log: log}
 }
 
 // Apply makes the running jobs match desired, a map of job name → raw job
 // value (for the agent: the job keys with the agent's prefix removed).
+//
+// A malformed job is logged once with its name, reason and value, and
+// reported as status "invalid"; a job whose path agent.allow doesn't cover
+// is reported "forbidden". Neither runs; every other job is unaffected.
 func (s *Scheduler) Apply(desired map[string][]byte) {
 	want := make(map[string]job.Spec, len(desired))
+	refused := map[string]refusal{}
 	for name, raw := range desired {
 		spec, err := job.Parse(raw)
-		if err != nil {
-			if s.invalid[name] != string(raw) {
-				s.log.WithField("job", name).Errorf("job %s: %v (value %q); it does not run until fixed", name, err, raw)
-				s.invalid[name] = string(raw)
-			}
+		r := refusal{raw: string(raw)}
+		switch {
+		case err != nil:
+			r.state, r.err = status.Invalid, err.Error()
+		case !s.allow(spec.Path):
+			r.state, r.err = status.Forbidden, fmt.Sprintf("path %s is outside agent.allow", spec.Path)
+		default:
+			want[name] = spec
 			continue
 		}
-		delete(s.invalid, name)
-		want[name] = spec
-	}
-	for name := range s.invalid {
-		if _, ok := desired[name]; !ok {
-			delete(s.invalid, name)
+		if prev, ok := s.refused[name]; !ok || prev.raw != r.raw {
+			s.log.WithField("job", name).Errorf("job %s is %s: %s (value %q); it does not run until fixed", name, r.state, r.err, raw)
 		}
+		refused[name] = r
 	}
+	s.mu.Lock()
+	s.refused = refused
+	s.mu.Unlock()
+
 	for _, name := range sortedKeys(s.running) {
 		e := s.running[name]
 		if spec, ok := want[name]; ok && spec.Equal(e.spec) {
 			continue
 		}
 		s.log.WithField("job", name).Infof("stopping job %s", name)
-		e.stop()
+		e.h.Stop()
+		s.mu.Lock()
 		delete(s.running, name)
+		s.mu.Unlock()
 	}
 	for _, name := range sortedKeys(want) {
 		if _, ok := s.running[name]; ok {
@@ -67,24 +104,40 @@ func (s *Scheduler) Apply(desired map[string][]byte) {
 		}
 		spec := want[name]
 		s.log.WithFields(logrus.Fields{"job": name, "path": spec.Path, "topic": spec.Topic}).Infof("starting job %s", name)
-		s.running[name] = &entry{spec: spec, stop: s.start(name, spec)}
+		h := s.start(name, spec)
+		s.mu.Lock()
+		s.running[name] = &entry{spec: spec, h: h}
+		s.mu.Unlock()
 	}
 }
 
-// Running returns the specs of the running jobs by name.
-func (s *Scheduler) Running() map[string]job.Spec {
-	out := make(map[string]job.Spec, len(s.running))
+// Status reports every job the scheduler knows: running ones from their
+// handles, refused ones with their reason. Sorted by name.
+func (s *Scheduler) Status() []status.Job {
+	s.mu.Lock()
+	handles := make(map[string]Handle, len(s.running))
 	for n, e := range s.running {
-		out[n] = e.spec
+		handles[n] = e.h
 	}
+	out := make([]status.Job, 0, len(s.running)+len(s.refused))
+	for n, r := range s.refused {
+		out = append(out, status.Job{Name: n, State: r.state, Error: r.err})
+	}
+	s.mu.Unlock()
+	for _, h := range handles {
+		out = append(out, h.Status())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
 // StopAll stops every job and waits for each.
 func (s *Scheduler) StopAll() {
-	for name, e := range s.running {
-		e.stop()
+	for _, name := range sortedKeys(s.running) {
+		s.running[name].h.Stop()
+		s.mu.Lock()
 		delete(s.running, name)
+		s.mu.Unlock()
 	}
 }
 

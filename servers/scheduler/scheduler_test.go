@@ -3,25 +3,37 @@ package scheduler
 import (
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
 
 	"brun/servers/job"
+	"brun/servers/status"
 )
 
 type fakeRunner struct {
 	events []string
 }
 
-func (f *fakeRunner) start(name string, spec job.Spec) func() {
+type fakeHandle struct {
+	f    *fakeRunner
+	name string
+}
+
+func (h fakeHandle) Stop() { h.f.events = append(h.f.events, "stop "+h.name) }
+func (h fakeHandle) Status() status.Job {
+	return status.Job{Name: h.name, State: status.Running}
+}
+
+func (f *fakeRunner) start(name string, spec job.Spec) Handle {
 	f.events = append(f.events, "start "+name+" "+spec.Path)
-	return func() { f.events = append(f.events, "stop "+name) }
+	return fakeHandle{f, name}
 }
 
 func TestApplyReconcilesByContent(t *testing.T) {
 	f := &fakeRunner{}
-	s := New(f.start, logrus.NewEntry(logrus.New()))
+	s := New(f.start, func(p string) bool { return !strings.HasPrefix(p, "/secret") }, logrus.NewEntry(logrus.New()))
 	steps := []struct {
 		name    string
 		desired map[string]string
@@ -44,9 +56,10 @@ func TestApplyReconcilesByContent(t *testing.T) {
 			"c": `{"path":"relative.log","topic":"t"}`,
 			"d": `{"path":"/d.log","topic":"t"}`,
 		}, []string{"stop a", "start d /d.log"}},
-		{"b made invalid: it stops", map[string]string{
+		{"b made invalid: it stops; e forbidden", map[string]string{
 			"b": `{"path":"/b2.log","topic":"t","bogus":1}`,
 			"d": `{"path":"/d.log","topic":"t"}`,
+			"e": `{"path":"/secret/keys","topic":"t"}`,
 		}, []string{"stop b"}},
 	}
 	for _, st := range steps {
@@ -59,6 +72,13 @@ func TestApplyReconcilesByContent(t *testing.T) {
 		if !reflect.DeepEqual(f.events, st.want) {
 			t.Fatalf("%s: events %q, want %q", st.name, f.events, st.want)
 		}
+	}
+	states := map[string]string{}
+	for _, j := range s.Status() {
+		states[j.Name] = j.State
+	}
+	if want := map[string]string{"b": status.Invalid, "d": status.Running, "e": status.Forbidden}; !reflect.DeepEqual(states, want) {
+		t.Fatalf("status %v, want %v", states, want)
 	}
 	f.events = nil
 	s.StopAll()

@@ -1,0 +1,240 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"brun/base/metrics"
+	"brun/servers/ack"
+	"brun/servers/event"
+	"brun/servers/status"
+)
+
+const (
+	// pollInterval is how often a harvester at the end of its file looks
+	// for new data, truncation and rotation.
+	pollInterval = 250 * time.Millisecond
+	// drainGrace is how long a rotated-away or deleted file must stay
+	// without new data before its harvester lets go: a writer may still be
+	// appending to it through an open descriptor for a moment.
+	drainGrace = time.Second
+	// closeInactive is how long a file found by a glob may stay unchanged
+	// before its harvester closes it (a later scan opens it again if it
+	// grows). The file a plain path names is never closed for that.
+	closeInactive = 5 * time.Minute
+	// readBufSize is each harvester's buffer.
+	readBufSize = 64 << 10
+	// maxUnackedPerFile bounds the events of one file sent and not yet
+	// acknowledged by Kafka; a harvester at the bound waits.
+	maxUnackedPerFile = 32 << 10
+)
+
+// harvester reads one file (one device and inode) from its saved offset,
+// through truncations, until the file is rotated away and drained, or ctx
+// ends. Errors are logged with the path; they never stop the job.
+type harvester struct {
+	t       *tailJob
+	path    string
+	f       *os.File
+	key     fileKey
+	primary bool // the job's plain path, not a glob match
+
+	s    *stream
+	enc  *event.Encoder
+	dec  *decoder
+	ml   *multiline
+	size atomic.Int64 // last seen size, for status
+}
+
+func (h *harvester) run(ctx context.Context) {
+	if err := h.follow(ctx); err != nil && ctx.Err() == nil {
+		h.t.log.Errorf("read %s: %v; it is opened again at the next scan", h.path, err)
+	}
+}
+
+func (h *harvester) follow(ctx context.Context) error {
+	t := h.t
+	fi, err := h.f.Stat()
+	if err != nil {
+		return err
+	}
+	h.size.Store(fi.Size())
+	pos, gen, restarted := t.c.reg.Claim(t.name, h.path, h.key.dev, h.key.ino, h.f, fi.Size())
+	if restarted {
+		t.log.Warnf("%s is not the file its saved offset belongs to (truncated or replaced while not read); reading it from the start", h.path)
+	}
+	h.newStream(pos, gen)
+	if _, err := h.f.Seek(pos.Offset, io.SeekStart); err != nil {
+		return err
+	}
+	t.log.WithField("offset", pos.Offset).Infof("reading %s", h.path)
+	if t.spec.Multiline != nil {
+		h.ml = newMultiline(t.spec.Multiline, t.spec.LineLimit())
+	}
+	h.dec = t.codec.decoder()
+	lr := newLineReader(h.f, pos.Offset, readBufSize, t.spec.LineLimit(), t.codec.nl, t.codec.cr)
+	lastData, lastRead := time.Now(), pos.Offset
+	var rotatedAt time.Time
+	for {
+		l, err := lr.next()
+		if err == nil {
+			if !h.line(ctx, l) {
+				return nil
+			}
+			continue
+		}
+		if err != io.EOF {
+			return err
+		}
+		now := time.Now()
+		if off := lr.readOffset(); off != lastRead {
+			lastData, lastRead = now, off
+		}
+		if h.ml != nil && h.ml.due(now) && !h.ml.flush(h.emitter(ctx)) {
+			return nil
+		}
+		cur, err := h.f.Stat()
+		if err != nil {
+			return err
+		}
+		h.size.Store(cur.Size())
+		if cur.Size() < lr.readOffset() {
+			t.log.Warnf("%s was truncated (size %d < offset %d); reading it from the start", h.path, cur.Size(), lr.readOffset())
+			pos, gen := t.c.reg.Truncated(t.name, h.key.dev, h.key.ino)
+			h.newStream(pos, gen)
+			if _, err := h.f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			lr.reset(h.f, 0)
+			if h.ml != nil {
+				h.ml.reset()
+			}
+			lastRead = 0
+			continue
+		}
+		idle := now.Sub(lastData)
+		if h.movedAway(cur) {
+			if rotatedAt.IsZero() {
+				rotatedAt = now
+				t.log.Infof("%s was rotated or deleted; reading the old file to its end", h.path)
+			}
+			if idle >= drainGrace && now.Sub(rotatedAt) >= drainGrace {
+				return h.finish(ctx, lr)
+			}
+		} else if !h.primary && idle >= closeInactive && h.s.win.InFlight() == 0 {
+			t.log.Debugf("closing %s: unchanged for %v", h.path, closeInactive)
+			return nil
+		}
+		if !sleep(ctx, pollInterval) {
+			return nil
+		}
+	}
+}
+
+// finish sends what is left of a file that will not grow any more (a
+// partial last line, a pending multiline event) and keeps the file open
+// until Kafka acknowledged all of it.
+func (h *harvester) finish(ctx context.Context, lr *lineReader) error {
+	if l, ok := lr.rest(); ok && !h.line(ctx, l) {
+		return nil
+	}
+	if h.ml != nil && !h.ml.flush(h.emitter(ctx)) {
+		return nil
+	}
+	for h.s.win.InFlight() > 0 {
+		if !sleep(ctx, 100*time.Millisecond) {
+			return nil
+		}
+	}
+	h.t.log.Infof("done with %s: read and shipped to its end", h.path)
+	return nil
+}
+
+// movedAway reports whether the path the file was found under no longer
+// names it.
+func (h *harvester) movedAway(open os.FileInfo) bool {
+	cur, err := os.Stat(h.path)
+	return err != nil || !os.SameFile(cur, open)
+}
+
+func (h *harvester) newStream(pos Position, gen uint64) {
+	t := h.t
+	fileID := fmt.Sprintf("%d:%d:%d", pos.Dev, pos.Ino, pos.Truncations)
+	h.enc = event.NewEncoder(event.Source{
+		Host: t.c.host, AgentID: t.c.agentID, Path: h.path, FileID: fileID,
+		Fields: t.spec.Fields, JSON: t.spec.JSON,
+	})
+	h.s = &stream{
+		reg: t.c.reg, job: t.name, path: h.path, tj: t,
+		dev: pos.Dev, ino: pos.Ino, gen: gen,
+		win: ack.NewWindow(maxUnackedPerFile, pos.Offset),
+		key: h.enc.StreamKey(),
+	}
+}
+
+// line takes one line from the reader: counts it, decodes it, and sends it
+// on, through multiline when the job has it.
+func (h *harvester) line(ctx context.Context, l line) bool {
+	h.t.lines.Add(1)
+	h.t.bytes.Add(l.End - l.Start)
+	h.t.mLines.Inc()
+	h.t.mBytes.Add(float64(l.End - l.Start))
+	c := chunk{Text: h.dec.decode(l.Text, l.Start == 0), Start: l.Start, End: l.End}
+	if l.Truncated {
+		c.Flags = event.Truncated
+	}
+	if h.ml != nil {
+		return h.ml.add(c, time.Now(), h.emitter(ctx))
+	}
+	return h.emit(ctx, c)
+}
+
+func (h *harvester) emitter(ctx context.Context) func(chunk) bool {
+	return func(c chunk) bool { return h.emit(ctx, c) }
+}
+
+// emit hands one event to the producer, waiting while the file's ack
+// window or the line channel is full. It returns false when ctx ended.
+func (h *harvester) emit(ctx context.Context, c chunk) bool {
+	tk, err := h.s.win.Add(ctx, c.End)
+	if err != nil {
+		return false
+	}
+	rec := &Record{
+		Topic:  h.t.spec.Topic,
+		Key:    h.s.key,
+		Value:  h.enc.Encode(c.Text, c.Start, time.Now(), c.Flags),
+		stream: h.s,
+		ticket: tk,
+	}
+	select {
+	case h.t.c.lines <- rec:
+		h.t.mSent.Inc()
+		metrics.Unacked.Inc()
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (h *harvester) status() status.File {
+	off := h.s.win.Watermark()
+	size := h.size.Load()
+	return status.File{Path: h.path, Offset: off, Size: size, Lag: max(size-off, 0)}
+}
+
+// sleep waits d or until ctx ends; it returns false when ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
