@@ -206,7 +206,7 @@ normalise_names() {
 
 # Debian packages, installed only when the command they provide is missing.
 declare -A APT_PACKAGE_OF=(
-  [etcd]=etcd-server [etcdctl]=etcd-client [kcat]=kcat
+  [etcd]=etcd-server [etcdctl]=etcd-client [kcat]=kcat [logrotate]=logrotate
   [curl]=curl [unzip]=unzip [mvn]=maven [java]=openjdk-17-jre-headless [setfacl]=acl
 )
 
@@ -266,7 +266,7 @@ install_tools() {
   local n cmds=()
   for n in "$@"; do
     case $n in
-      etcd) cmds+=(etcd etcdctl) ;;
+      etcd) cmds+=(etcd etcdctl logrotate) ;;   # logrotate: for the agent's rotation tests
       kafka)
         cmds+=(kcat java)   # kcat: for the health check
         [[ -f $KAFKA_HOME/.complete ]] || cmds+=(mvn)

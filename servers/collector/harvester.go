@@ -2,9 +2,13 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +52,36 @@ type harvester struct {
 	dec  *decoder
 	ml   *multiline
 	size atomic.Int64 // last seen size, for status
+
+	// fp is the hash of the file's first fpLen bytes: before each read the
+	// harvester checks them, so a file truncated and written again past the
+	// read offset is noticed before a byte of the new content is misread.
+	fp    uint64
+	fpLen int
+}
+
+// errReplaced means the file's first bytes changed under the reader.
+var errReplaced = errors.New("the file's first bytes changed")
+
+// checkedReader reads the harvester's file after checking its fingerprint.
+type checkedReader struct{ h *harvester }
+
+func (c checkedReader) Read(p []byte) (int, error) {
+	h := c.h
+	if h.fpLen > 0 {
+		if got, ok := fingerprint(h.f, h.fpLen); !ok || got != h.fp {
+			return 0, errReplaced
+		}
+	}
+	if h.fpLen < fingerprintBytes {
+		// Take the full fingerprint as soon as the file is long enough: it is
+		// what recognises the file's rotated copy after a truncation.
+		if fp, ok := fingerprint(h.f, fingerprintBytes); ok {
+			h.fp, h.fpLen = fp, fingerprintBytes
+			h.t.c.reg.SetFingerprint(h.t.name, h.key.dev, h.key.ino, h.s.gen, fp, fingerprintBytes)
+		}
+	}
+	return h.f.Read(p)
 }
 
 func (h *harvester) run(ctx context.Context) {
@@ -76,7 +110,7 @@ func (h *harvester) follow(ctx context.Context) error {
 		h.ml = newMultiline(t.spec.Multiline, t.spec.LineLimit())
 	}
 	h.dec = t.codec.decoder()
-	lr := newLineReader(h.f, pos.Offset, readBufSize, t.spec.LineLimit(), t.codec.nl, t.codec.cr)
+	lr := newLineReader(checkedReader{h}, pos.Offset, readBufSize, t.spec.LineLimit(), t.codec.nl, t.codec.cr)
 	lastData, lastRead := time.Now(), pos.Offset
 	var rotatedAt time.Time
 	for {
@@ -85,6 +119,14 @@ func (h *harvester) follow(ctx context.Context) error {
 			if !h.line(ctx, l) {
 				return nil
 			}
+			continue
+		}
+		if err == errReplaced {
+			t.log.Warnf("%s was truncated and written again; reading it from the start", h.path)
+			if !h.truncated(ctx, lr) {
+				return nil
+			}
+			lastRead = 0
 			continue
 		}
 		if err != io.EOF {
@@ -104,14 +146,8 @@ func (h *harvester) follow(ctx context.Context) error {
 		h.size.Store(cur.Size())
 		if cur.Size() < lr.readOffset() {
 			t.log.Warnf("%s was truncated (size %d < offset %d); reading it from the start", h.path, cur.Size(), lr.readOffset())
-			pos, gen := t.c.reg.Truncated(t.name, h.key.dev, h.key.ino)
-			h.newStream(pos, gen)
-			if _, err := h.f.Seek(0, io.SeekStart); err != nil {
-				return err
-			}
-			lr.reset(h.f, 0)
-			if h.ml != nil {
-				h.ml.reset()
+			if !h.truncated(ctx, lr) {
+				return nil
 			}
 			lastRead = 0
 			continue
@@ -133,6 +169,131 @@ func (h *harvester) follow(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// truncated handles a file that restarted from zero (copytruncate). What
+// the harvester had not read yet of the old content may survive in rotated
+// copies: it is read from there first, then the file is read from 0. It
+// returns false when ctx ended.
+//
+// A harvester that fell behind (Kafka down) may have missed several
+// truncations. The copy of the content it was reading is found by its
+// fingerprint; copies made after it (newer modification time, same name
+// prefix) hold the contents it missed entirely, and are read in that order,
+// each as a new generation of the file.
+func (h *harvester) truncated(ctx context.Context, lr *lineReader) bool {
+	for i, cp := range h.copies(lr.start) {
+		from := lr.start
+		if i > 0 {
+			h.restart()
+			from = 0
+		}
+		h.t.log.Infof("reading %s's old content from its rotated copy %s (from offset %d)", h.path, cp, from)
+		if !h.drainCopy(ctx, cp, from) {
+			return false
+		}
+		if h.ml != nil && !h.ml.flush(h.emitter(ctx)) {
+			return false
+		}
+	}
+	if h.ml != nil && !h.ml.flush(h.emitter(ctx)) {
+		return false
+	}
+	h.restart()
+	if _, err := h.f.Seek(0, io.SeekStart); err != nil {
+		h.t.log.Errorf("seek %s: %v", h.path, err)
+	}
+	lr.reset(checkedReader{h}, 0)
+	return true
+}
+
+// restart begins a new generation of the file: offset 0, new event ids.
+func (h *harvester) restart() {
+	pos, gen := h.t.c.reg.Truncated(h.t.name, h.key.dev, h.key.ino)
+	h.newStream(pos, gen)
+}
+
+// copies returns the rotated copies to read after a truncation: first the
+// one holding the content being read (same fingerprint, longer than from),
+// then every later copy by modification time. None when no copy matches.
+func (h *harvester) copies(from int64) []string {
+	if h.fpLen == 0 {
+		return nil // too short to recognise a copy of
+	}
+	dir, base := filepath.Split(h.path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	type cand struct {
+		path  string
+		mtime time.Time
+	}
+	var cands []cand
+	matched := -1
+	for _, e := range entries {
+		name := e.Name()
+		if name == base || !strings.HasPrefix(name, base) || !e.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		cands = append(cands, cand{p, fi.ModTime()})
+		if matched >= 0 || fi.Size() <= from {
+			continue
+		}
+		if f, err := os.Open(p); err == nil {
+			if fp, ok := fingerprint(f, h.fpLen); ok && fp == h.fp {
+				matched = len(cands) - 1
+			}
+			f.Close()
+		}
+	}
+	if matched < 0 {
+		return nil
+	}
+	first := cands[matched]
+	out := []string{first.path}
+	var later []cand
+	for i, c := range cands {
+		if i != matched && c.mtime.After(first.mtime) {
+			later = append(later, c)
+		}
+	}
+	sort.Slice(later, func(i, j int) bool { return later[i].mtime.Before(later[j].mtime) })
+	for _, c := range later {
+		out = append(out, c.path)
+	}
+	return out
+}
+
+func (h *harvester) drainCopy(ctx context.Context, path string, from int64) bool {
+	cp, err := os.Open(path)
+	if err != nil {
+		h.t.log.Warnf("open rotated copy %s: %v", path, err)
+		return true
+	}
+	defer cp.Close()
+	if _, err := cp.Seek(from, io.SeekStart); err != nil {
+		return true
+	}
+	lr := newLineReader(cp, from, readBufSize, h.t.spec.LineLimit(), h.t.codec.nl, h.t.codec.cr)
+	for {
+		l, err := lr.next()
+		if err != nil {
+			break
+		}
+		if !h.line(ctx, l) {
+			return false
+		}
+	}
+	if l, ok := lr.rest(); ok {
+		return h.line(ctx, l)
+	}
+	return true
 }
 
 // finish sends what is left of a file that will not grow any more (a
@@ -168,6 +329,7 @@ func (h *harvester) newStream(pos Position, gen uint64) {
 		Host: t.c.host, AgentID: t.c.agentID, Path: h.path, FileID: fileID,
 		Fields: t.spec.Fields, JSON: t.spec.JSON,
 	})
+	h.fp, h.fpLen = pos.Fingerprint, pos.FingerprintLen
 	h.s = &stream{
 		reg: t.c.reg, job: t.name, path: h.path, tj: t,
 		dev: pos.Dev, ino: pos.Ino, gen: gen,

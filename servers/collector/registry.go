@@ -165,6 +165,20 @@ func (r *Registry) Truncated(job string, dev, ino uint64) (Position, uint64) {
 	return e.pos, e.gen
 }
 
+// SetFingerprint records the fingerprint of a file's first n bytes, taken
+// once the file has grown long enough. Ignored when gen is not the file's
+// current reader.
+func (r *Registry) SetFingerprint(job string, dev, ino uint64, gen uint64, fp uint64, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[regKey(job, dev, ino)]
+	if e == nil || e.gen != gen {
+		return
+	}
+	e.pos.Fingerprint, e.pos.FingerprintLen = fp, n
+	r.dirty = true
+}
+
 // Advance moves a file's offset to a new acknowledged watermark. It is
 // ignored when gen is no longer the file's current reader.
 func (r *Registry) Advance(job string, dev, ino uint64, gen uint64, offset int64) {

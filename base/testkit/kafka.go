@@ -1,0 +1,84 @@
+package testkit
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Event is what the tests read back of a brun record.
+type Event struct {
+	Message string `json:"message"`
+	Log     struct {
+		Offset int64 `json:"offset"`
+		File   struct {
+			Path string `json:"path"`
+		} `json:"file"`
+		Flags []string `json:"flags"`
+	} `json:"log"`
+	Event struct {
+		ID string `json:"id"`
+	} `json:"event"`
+	Fields map[string]any `json:"fields"`
+	JSON   map[string]any `json:"json"`
+}
+
+// KafkaRead reads every partition of topic from the oldest record until it
+// has collected at least want records or quiet passes without a new one
+// after the deadline; it returns what it read, decoded. A record that is
+// not a brun event fails t.
+func KafkaRead(t testing.TB, topic string, want int, timeout time.Duration) []Event {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_0_0_0
+	c, err := sarama.NewConsumer([]string{KafkaAddr}, cfg)
+	if err != nil {
+		t.Fatalf("kafka consumer: %v", err)
+	}
+	defer c.Close()
+	parts, err := c.Partitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	msgs := make(chan *sarama.ConsumerMessage, 1024)
+	for _, p := range parts {
+		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatalf("consume %s/%d: %v", topic, p, err)
+		}
+		defer pc.Close()
+		go func() {
+			for m := range pc.Messages() {
+				msgs <- m
+			}
+		}()
+	}
+	var out []Event
+	deadline := time.After(timeout)
+	for len(out) < want {
+		select {
+		case m := <-msgs:
+			var e Event
+			if err := json.Unmarshal(m.Value, &e); err != nil {
+				t.Fatalf("record %s/%d@%d is not a brun event: %v\n%s", topic, m.Partition, m.Offset, err, m.Value)
+			}
+			out = append(out, e)
+		case <-deadline:
+			return out
+		}
+	}
+	// Anything more (duplicates) that is already there.
+	for {
+		select {
+		case m := <-msgs:
+			var e Event
+			if json.Unmarshal(m.Value, &e) == nil {
+				out = append(out, e)
+			}
+		case <-time.After(2 * time.Second):
+			return out
+		}
+	}
+}

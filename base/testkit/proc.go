@@ -1,0 +1,144 @@
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// Binary returns the brun binary under test: $BRUN_BIN (make test builds
+// it), or one built once per test process from the module's ./brun.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if b := os.Getenv("BRUN_BIN"); b != "" {
+		return b
+	}
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "brun-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "brun")
+		out, err := exec.Command("go", "build", "-C", root, "-o", builtBin, "./brun").CombinedOutput()
+		if err != nil {
+			buildErr = &buildError{err: err, out: string(out)}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return "go build ./brun: " + e.err.Error() + "\n" + e.out }
+
+// Proc is a brun process started by a test.
+type Proc struct {
+	t    testing.TB
+	cmd  *exec.Cmd
+	Logs *SyncBuffer
+	done chan error
+}
+
+// StartBrun runs brun -c conf with its output (stderr logs: use an empty
+// log.dir) collected in Logs. The process is killed when the test ends,
+// and its log is printed if the test failed.
+func StartBrun(t testing.TB, conf string) *Proc {
+	t.Helper()
+	p := &Proc{t: t, Logs: NewSyncBuffer(), done: make(chan error, 1)}
+	p.cmd = exec.Command(Binary(t), "-c", conf)
+	p.cmd.Stdout, p.cmd.Stderr = p.Logs, p.Logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("brun's log (pid %d):\n%s", p.cmd.Process.Pid, tail(p.Logs.String(), 200))
+		}
+	})
+	return p
+}
+
+// Pid returns the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Kill9 kills the process with SIGKILL and waits for it.
+func (p *Proc) Kill9() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Stop sends SIGTERM and fails the test unless the process exits 0
+// within timeout.
+func (p *Proc) Stop(timeout time.Duration) {
+	p.t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			p.t.Fatalf("brun exited with %v after SIGTERM", err)
+		}
+	case <-time.After(timeout):
+		p.t.Fatalf("brun did not stop within %v of SIGTERM", timeout)
+	}
+}
+
+// WaitLog waits until the log contains s.
+func (p *Proc) WaitLog(timeout time.Duration, s string) {
+	p.t.Helper()
+	WaitFor(p.t, timeout, "log line "+s, func() bool { return strings.Contains(p.Logs.String(), s) })
+}
+
+// RSS returns the process's resident set size in bytes (Linux).
+func (p *Proc) RSS() int64 { return RSSOf(p.Pid()) }
+
+// RSSOf reads VmRSS of a process from /proc, 0 when unknown.
+func RSSOf(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			for _, c := range strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")) {
+				if c >= '0' && c <= '9' {
+					kb = kb*10 + int64(c-'0')
+				}
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
