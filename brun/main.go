@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 
@@ -36,6 +37,7 @@ func main() {
 func run(args []string) int {
 	fs := flag.NewFlagSet("brun", flag.ContinueOnError)
 	path := fs.String("c", "conf/brun.ini", "configuration `file`")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file` until brun stops")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: brun [-c FILE]   run the roles the file configures\n       brun version      print the version\n")
 		fs.PrintDefaults()
@@ -54,6 +56,15 @@ func run(args []string) int {
 		return 2
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "brun: -cpuprofile: %v\n", err)
+			return 2
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "brun: %v\n", err)

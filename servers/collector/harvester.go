@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"brun/base/metrics"
 	"brun/servers/ack"
 	"brun/servers/event"
@@ -34,7 +36,7 @@ const (
 	readBufSize = 64 << 10
 	// maxUnackedPerFile bounds the events of one file sent and not yet
 	// acknowledged by Kafka; a harvester at the bound waits.
-	maxUnackedPerFile = 32 << 10
+	maxUnackedPerFile = 8 << 10
 )
 
 // harvester reads one file (one device and inode) from its saved offset,
@@ -336,6 +338,8 @@ func (h *harvester) newStream(pos Position, gen uint64) {
 		win: ack.NewWindow(maxUnackedPerFile, pos.Offset),
 		key: h.enc.StreamKey(),
 	}
+	h.s.keyEnc = sarama.ByteEncoder(h.s.key)
+	t.c.reg.Track(t.name, pos.Dev, pos.Ino, gen, h.s.win)
 }
 
 // line takes one line from the reader: counts it, decodes it, and sends it
@@ -374,13 +378,17 @@ func (h *harvester) emit(ctx context.Context, c chunk) bool {
 		ticket: tk,
 	}
 	select {
-	case h.t.c.lines <- rec:
-		h.t.mSent.Inc()
-		metrics.Unacked.Inc()
-		return true
-	case <-ctx.Done():
-		return false
+	case h.t.c.lines <- rec: // the common case, without a blocking select
+	default:
+		select {
+		case h.t.c.lines <- rec:
+		case <-ctx.Done():
+			return false
+		}
 	}
+	h.t.mSent.Inc()
+	metrics.Unacked.Inc()
+	return true
 }
 
 func (h *harvester) status() status.File {

@@ -59,6 +59,7 @@ func saramaConfig(pc ProducerConfig) (*sarama.Config, error) {
 	// own limit applies to the compressed batch.
 	c.Producer.MaxMessageBytes = 2*job.MaxMaxLineBytes + 64<<10
 	c.Producer.Partitioner = sarama.NewHashPartitioner
+	c.ChannelBufferSize = 4096 // fewer goroutine hand-offs per record inside sarama
 	c.Metadata.Retry.Max = 3
 	c.Metadata.Retry.Backoff = 500 * time.Millisecond
 	return c, nil
@@ -90,12 +91,16 @@ func (p *producer) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		var rec *Record
 		select {
-		case rec = <-p.in:
-		case <-p.retryCh:
-			p.resend(ctx, ap)
-			continue
-		case <-ctx.Done():
-			continue
+		case rec = <-p.in: // the common case, without a blocking select
+		default:
+			select {
+			case rec = <-p.in:
+			case <-p.retryCh:
+				p.resend(ctx, ap)
+				continue
+			case <-ctx.Done():
+				continue
+			}
 		}
 		p.send(ctx, ap, rec)
 	}
@@ -104,15 +109,14 @@ func (p *producer) run(ctx context.Context) {
 }
 
 func (p *producer) send(ctx context.Context, ap sarama.AsyncProducer, rec *Record) {
-	msg := &sarama.ProducerMessage{
-		Topic:    rec.Topic,
-		Key:      sarama.ByteEncoder(rec.Key),
-		Value:    sarama.ByteEncoder(rec.Value),
-		Metadata: rec,
-	}
+	msg := rec.message()
 	select {
 	case ap.Input() <- msg:
-	case <-ctx.Done():
+	default:
+		select {
+		case ap.Input() <- msg:
+		case <-ctx.Done():
+		}
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+
+	"brun/servers/ack"
 )
 
 // registryFile is the name of the offsets file under data.dir.
@@ -57,7 +59,8 @@ func fingerprint(f io.ReaderAt, n int) (uint64, bool) {
 
 type regEntry struct {
 	pos Position
-	gen uint64 // which reader of this key may still advance it
+	gen uint64      // which reader of this key owns it
+	win *ack.Window // that reader's acks: Offset is read from it at flush
 }
 
 // Registry holds the acknowledged offset of every file being read and saves
@@ -115,11 +118,14 @@ func (r *Registry) Claim(job, path string, dev, ino uint64, f io.ReaderAt, size 
 	if !ok {
 		e = &regEntry{pos: Position{Job: job, Path: path, Dev: dev, Ino: ino}}
 		r.entries[k] = e
-	} else if fp, ok := fingerprint(f, e.pos.FingerprintLen); !ok || fp != e.pos.Fingerprint || size < e.pos.Offset {
-		e.pos.Offset = 0
-		e.pos.Truncations++
-		e.pos.FingerprintLen = 0
-		restarted = true
+	} else {
+		r.sync(e) // what an earlier reader of this file got acked counts
+		if fp, ok := fingerprint(f, e.pos.FingerprintLen); !ok || fp != e.pos.Fingerprint || size < e.pos.Offset {
+			e.pos.Offset = 0
+			e.pos.Truncations++
+			e.pos.FingerprintLen = 0
+			restarted = true
+		}
 	}
 	if n := int(min(size, fingerprintBytes)); n > e.pos.FingerprintLen {
 		if fp, ok := fingerprint(f, n); ok {
@@ -128,6 +134,7 @@ func (r *Registry) Claim(job, path string, dev, ino uint64, f io.ReaderAt, size 
 	}
 	e.pos.Path = path
 	e.pos.Updated = time.Now()
+	e.win = nil
 	r.nextGen++
 	e.gen = r.nextGen
 	r.dirty = true
@@ -143,6 +150,7 @@ func (r *Registry) Offset(job string, dev, ino uint64) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
+	r.sync(e)
 	return e.pos.Offset, true
 }
 
@@ -159,6 +167,7 @@ func (r *Registry) Truncated(job string, dev, ino uint64) (Position, uint64) {
 	e.pos.Truncations++
 	e.pos.FingerprintLen = 0
 	e.pos.Updated = time.Now()
+	e.win = nil
 	r.nextGen++
 	e.gen = r.nextGen
 	r.dirty = true
@@ -179,17 +188,18 @@ func (r *Registry) SetFingerprint(job string, dev, ino uint64, gen uint64, fp ui
 	r.dirty = true
 }
 
-// Advance moves a file's offset to a new acknowledged watermark. It is
-// ignored when gen is no longer the file's current reader.
-func (r *Registry) Advance(job string, dev, ino uint64, gen uint64, offset int64) {
+// Track attaches the ack window of a file's current reader: from then on
+// the saved offset is the window's contiguous watermark, read at each
+// flush, so acks cost the registry nothing. Ignored when gen is no longer
+// the file's current reader.
+func (r *Registry) Track(job string, dev, ino uint64, gen uint64, win *ack.Window) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.entries[regKey(job, dev, ino)]
 	if e == nil || e.gen != gen {
 		return
 	}
-	e.pos.Offset = offset
-	e.pos.Updated = time.Now()
+	e.win = win
 	r.dirty = true
 }
 
@@ -199,6 +209,7 @@ func (r *Registry) Snapshot() []Position {
 	defer r.mu.Unlock()
 	out := make([]Position, 0, len(r.entries))
 	for _, e := range r.entries {
+		r.sync(e)
 		out = append(out, e.pos)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -210,10 +221,26 @@ func (r *Registry) Snapshot() []Position {
 	return out
 }
 
+// sync copies the watermark of the entry's live window into its position.
+// Called with r.mu held.
+func (r *Registry) sync(e *regEntry) {
+	if e.win == nil {
+		return
+	}
+	if wm := e.win.Watermark(); wm != e.pos.Offset {
+		e.pos.Offset = wm
+		e.pos.Updated = time.Now()
+		r.dirty = true
+	}
+}
+
 // Flush writes the registry if it changed since the last flush. Entries of
 // files that are gone and were not touched for a week are dropped.
 func (r *Registry) Flush() error {
 	r.mu.Lock()
+	for _, e := range r.entries {
+		r.sync(e)
+	}
 	if !r.dirty {
 		r.mu.Unlock()
 		return nil

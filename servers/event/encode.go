@@ -46,6 +46,11 @@ type Encoder struct {
 	middle   []byte // the constant fields between message and log.offset
 	fields   []byte // `,"fields":{...}` or nothing
 	json     bool
+
+	// The last @timestamp rendered: lines read in the same millisecond
+	// share it, which saves formatting a time per line.
+	lastMilli int64
+	lastTime  []byte
 }
 
 // NewEncoder prepares the constant parts of every record of src.
@@ -100,7 +105,11 @@ func (e *Encoder) ID(offset int64) string {
 func (e *Encoder) Encode(line []byte, offset int64, read time.Time, flags Flags) []byte {
 	b := make([]byte, 0, len(line)+len(e.middle)+len(e.idPrefix)+len(e.fields)+96)
 	b = append(b, `{"@timestamp":"`...)
-	b = read.UTC().AppendFormat(b, TimeLayout)
+	if ms := read.UnixMilli(); ms != e.lastMilli || e.lastTime == nil {
+		e.lastMilli = ms
+		e.lastTime = read.UTC().AppendFormat(e.lastTime[:0], TimeLayout)
+	}
+	b = append(b, e.lastTime...)
 	b = append(b, `","message":`...)
 	b = AppendString(b, line)
 	b = append(b, e.middle...)

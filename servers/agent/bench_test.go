@@ -1,0 +1,145 @@
+package agent_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"brun/base/testkit"
+)
+
+// BenchmarkAgentToKafka ships a file of 1,000,000 and one of 5,000,000
+// lines of about 130 bytes (each with a unique sequence number) through a
+// real agent process to the local Kafka, and reports lines/s, the agent's
+// CPU-seconds per million lines and its peak RSS. Run by `make bench-agent`.
+func BenchmarkAgentToKafka(b *testing.B) {
+	for _, n := range []int{1000000, 5000000} {
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				benchShip(b, n)
+			}
+		})
+	}
+}
+
+func benchShip(b *testing.B, n int) {
+	testkit.Integration(b)
+	b.StopTimer()
+	dir := b.TempDir()
+	run := testkit.Unique("bench")
+	log := filepath.Join(dir, "app.log")
+	writeBenchFile(b, log, n)
+	conf := filepath.Join(dir, "brun.ini")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`
+[brun]
+roles = agent
+data.dir = %s/data
+[agent]
+id = %s
+[etcd]
+endpoints = %s
+prefix = /%s/
+[kafka]
+endpoints = %s
+[log]
+dir =
+level = warn
+`, dir, run, testkit.EtcdAddr, run, testkit.KafkaAddr)), 0o644)
+
+	client, err := sarama.NewClient([]string{testkit.KafkaAddr}, sarama.NewConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+
+	p := testkit.StartBrun(b, conf)
+	time.Sleep(2 * time.Second) // connected, registered, idle
+	cpu0 := cpuSeconds(b, p.Pid())
+	b.StartTimer()
+	start := time.Now()
+	testkit.Etcdctl(b, "put", "/"+run+"/job/"+run+"/app", fmt.Sprintf(`{"path": %q, "topic": %q}`, log, run))
+	for {
+		if stored(client, run) >= int64(n) {
+			break
+		}
+		if time.Since(start) > 10*time.Minute {
+			b.Fatalf("only %d of %d lines in kafka after 10 minutes", stored(client, run), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cpu := cpuSeconds(b, p.Pid()) - cpu0
+	peak := peakRSS(p.Pid())
+	p.Stop(60 * time.Second)
+	if got := stored(client, run); got != int64(n) {
+		b.Fatalf("%d records in kafka, want %d", got, n)
+	}
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "lines/s")
+	b.ReportMetric(cpu/(float64(n)/1e6), "cpu-s/Mlines")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
+}
+
+func writeBenchFile(b *testing.B, path string, n int) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := 0; i < n; i++ {
+		// 130 bytes with the newline.
+		fmt.Fprintf(w, "2026-11-25T04:05:06.789Z INFO [http-nio-8080-exec-7] c.e.api.ItemController - GET /api/v1/items/%010d 200 5120B\n", i)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+}
+
+// stored sums the high-water marks of the topic's partitions.
+func stored(c sarama.Client, topic string) int64 {
+	c.RefreshMetadata(topic)
+	parts, err := c.Partitions(topic)
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for _, p := range parts {
+		if off, err := c.GetOffset(topic, p, sarama.OffsetNewest); err == nil {
+			sum += off
+		}
+	}
+	return sum
+}
+
+// cpuSeconds is the user+system CPU time of a process (Linux /proc).
+func cpuSeconds(b *testing.B, pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which is in parentheses).
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
+// peakRSS is VmHWM, the process's peak resident set size.
+func peakRSS(pid int) int64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
