@@ -5,7 +5,7 @@ LDFLAGS := -s -w -X brun/base/version.Version=$(VERSION)
 STACK   := bash .ci/stack.sh
 GO      ?= go
 
-.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean
+.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench bench-agent
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,17 @@ test: vet build ## unit + integration tests against real etcd, Kafka, Elasticsea
 	$(STACK) up --started-file $$started || { $(STACK) down --started-file $$started; exit 1; }; \
 	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -race -count=1 -p 1 -timeout 60m ./... ; rc=$$?; \
 	$(STACK) down --started-file $$started; exit $$rc
+
+# bench-agent: a real agent process ships a 1,000,000- and a 5,000,000-line
+# file to the local Kafka; reports lines/s, CPU-seconds per million lines and
+# peak RSS (doc/benchmarks.md).
+bench-agent: build ## agent benchmark: files to the local Kafka
+	@started=$$(mktemp); \
+	$(STACK) up --started-file $$started etcd kafka || { $(STACK) down --started-file $$started; exit 1; }; \
+	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench 'AgentToKafka|SaramaAlone' -benchtime 1x -timeout 30m ./servers/agent ./servers/collector ; rc=$$?; \
+	$(STACK) down --started-file $$started; exit $$rc
+
+bench: bench-agent ## every benchmark
 
 stack-up: ## install (once) and start etcd, Kafka, Elasticsearch on 127.0.0.1
 	$(STACK) up
