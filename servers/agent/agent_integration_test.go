@@ -281,3 +281,31 @@ func TestJobsFollowEtcd(t *testing.T) {
 	}
 	p.Stop(30 * time.Second)
 }
+
+// An agent that starts while etcd is down runs the jobs it last got from
+// etcd, and follows etcd again once it is back.
+func TestStartsWithCachedJobsWhileEtcdIsDown(t *testing.T) {
+	w := newWorld(t)
+	conf := w.conf("")
+	log := filepath.Join(w.dir, "app.log")
+	wr := &writer{path: log}
+	wr.write(t, 100)
+	w.putJob("app", w.job(log, w.topic))
+	p := testkit.StartBrun(t, conf)
+	testkit.KafkaRead(t, w.topic, 100, 60*time.Second)
+	p.Stop(30 * time.Second)
+
+	stack(t, "down", "etcd")
+	defer stack(t, "up", "etcd")
+	p2 := testkit.StartBrun(t, conf)
+	p2.WaitLog(30*time.Second, "running 1 job(s) from")
+	wr.write(t, 100)
+	if n := len(testkit.KafkaRead(t, w.topic, 200, 60*time.Second)); n < 200 {
+		t.Fatalf("with etcd down: %d events, want the 100 new lines shipped too", n)
+	}
+	stack(t, "up", "etcd")
+	testkit.WaitFor(t, 60*time.Second, "the agent to register once etcd is back", func() bool {
+		return strings.Contains(testkit.Etcdctl(t, "get", w.prefix+"agent/"+w.agentID), w.agentID)
+	})
+	p2.Stop(30 * time.Second)
+}
