@@ -5,30 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"brun/base/testkit"
 )
-
-// brunBinary returns the binary under test: $BRUN_BIN (make test builds
-// it), or a fresh build.
-func brunBinary(t *testing.T) string {
-	t.Helper()
-	if b := os.Getenv("BRUN_BIN"); b != "" {
-		return b
-	}
-	bin := filepath.Join(t.TempDir(), "brun")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // A user's day: put a job with etcdctl, append 10,000 lines, find exactly
 // 10,000 documents in Elasticsearch with the expected fields; delete the
@@ -64,30 +47,12 @@ dir =
 level = info
 `, dir, agentID, testkit.EtcdAddr, prefix, testkit.KafkaAddr, testkit.ESURL, run))
 
-	logs := testkit.NewSyncBuffer()
-	cmd := exec.Command(brunBinary(t), "-c", conf)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("brun's log:\n%s", logs.String())
-		}
-	}()
-
+	p := testkit.StartBrun(t, conf)
 	// The file exists, empty, before the job: every line appended is new.
 	writeFile(t, logFile, "")
 	jobKey := prefix + "job/" + agentID + "/app"
 	testkit.Etcdctl(t, "put", jobKey, fmt.Sprintf(`{"path": %q, "topic": %q}`, logFile, topic))
-	testkit.WaitFor(t, 30*time.Second, "the agent to start reading the file", func() bool {
-		return strings.Contains(logs.String(), "reading "+logFile)
-	})
+	p.WaitLog(30*time.Second, "reading "+logFile)
 
 	appendLines(t, logFile, 0, 10000)
 	index := topic + "-*"
@@ -145,24 +110,14 @@ level = info
 
 	// Delete the job: what is appended afterwards stays out of ES.
 	testkit.Etcdctl(t, "del", jobKey)
-	testkit.WaitFor(t, 30*time.Second, "the agent to stop the job", func() bool {
-		return strings.Contains(logs.String(), "stopping job app")
-	})
+	p.WaitLog(30*time.Second, "stopping job app")
 	appendLines(t, logFile, 10000, 100)
 	time.Sleep(5 * time.Second)
 	if n := testkit.ESCount(t, index); n != 10000 {
 		t.Fatalf("after the job was deleted %s holds %d documents, want still 10000", index, n)
 	}
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("brun exited with %v after SIGTERM", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("brun did not stop within 30s of SIGTERM")
-	}
+	p.Stop(30 * time.Second)
 }
 
 func line(seq int) string {

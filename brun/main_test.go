@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"brun/base/testkit"
 )
 
 // A missing file or a bad value stops brun at start, non-zero, with a
 // message naming the file or the section.key.
 func TestBadConfigExitsWithTheKey(t *testing.T) {
-	bin := brunBinary(t)
+	bin := testkit.Binary(t)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.ini")
 	os.WriteFile(bad, []byte("[etcd]\nendpoints = 127.0.0.1:2379\n[kafka]\nendpoints = 127.0.0.1:9092\n[es]\nendpoints = http://127.0.0.1:9200\nnums = many\n"), 0o644)
