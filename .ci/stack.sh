@@ -208,6 +208,7 @@ normalise_names() {
 declare -A APT_PACKAGE_OF=(
   [etcd]=etcd-server [etcdctl]=etcd-client [kcat]=kcat [logrotate]=logrotate
   [curl]=curl [unzip]=unzip [mvn]=maven [java]=openjdk-17-jre-headless [setfacl]=acl
+  [chromium]=chromium
 )
 
 # need_commands CMD...: make sure the commands exist, apt-installing the missing ones.
@@ -266,7 +267,7 @@ install_tools() {
   local n cmds=()
   for n in "$@"; do
     case $n in
-      etcd) cmds+=(etcd etcdctl logrotate) ;;   # logrotate: for the agent's rotation tests
+      etcd) cmds+=(etcd etcdctl logrotate chromium) ;;   # logrotate: agent rotation tests; chromium: console browser test
       kafka)
         cmds+=(kcat java)   # kcat: for the health check
         [[ -f $KAFKA_HOME/.complete ]] || cmds+=(mvn)

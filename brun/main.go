@@ -117,6 +117,19 @@ func runRoles(parent context.Context, cfg *config.Config) error {
 		config.RoleConsole:  console.Run,
 	}
 	var wg sync.WaitGroup
+	if !cfg.HasRole(config.RoleConsole) {
+		// Without the console, /metrics, /healthz and /readyz get their own
+		// listener. A busy port is logged, not fatal: shipping logs matters
+		// more than being scraped.
+		ops := make(chan struct{})
+		go func() {
+			defer close(ops)
+			if err := console.ServeOps(ctx, cfg, cli); err != nil {
+				log.Warn(err)
+			}
+		}()
+		defer func() { cancel(); <-ops }()
+	}
 	errs := make([]error, len(cfg.Brun.Roles))
 	for i, name := range cfg.Brun.Roles {
 		wg.Add(1)

@@ -1,6 +1,18 @@
 // Package console is the console role: an HTTP server on [console] listen
-// with /healthz and a read-only JSON API over etcd (agents and jobs).
+// with
 //
-// The console reads and writes etcd only; it never reaches into a running
-// pipeline. Desired state lives in etcd and each agent reconciles to it.
+//   - a JSON API over etcd (api.go, view.go): agents with their
+//     registration, liveness and last status; jobs with their value, etcd
+//     revision and state; PUT and DELETE of a job, validated by servers/job
+//     (the agent's own validator) and guarded by If-Match revisions;
+//   - the web page at / (ui.go, web/), embedded in the binary;
+//   - /metrics, /healthz and /readyz (health.go), which an agent-only or
+//     transfer-only process serves on [brun] metrics.listen (ServeOps).
+//
+// With [console] token set every /api call needs "Authorization: Bearer
+// <token>"; without one the console listens on loopback only.
+//
+// The console reads and writes etcd only; it must never reach into a
+// running pipeline. Desired state lives in etcd and each agent reconciles
+// to it.
 package console

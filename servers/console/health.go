@@ -1,0 +1,195 @@
+package console
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"brun/base/config"
+	"brun/base/logging"
+	"brun/base/metrics"
+)
+
+// probeTimeout bounds each /readyz check: a probe that waits longer than a
+// scraper or load balancer does is no use.
+const probeTimeout = 2 * time.Second
+
+// check is one dependency /readyz probes.
+type check struct {
+	name   string // "etcd", "kafka", "elasticsearch"
+	target string // what was probed, for the answer
+	probe  func(ctx context.Context) error
+}
+
+// checkResult is one line of the /readyz answer.
+type checkResult struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+}
+
+// ServeOps serves /metrics, /healthz and /readyz on brun.metrics.listen
+// until ctx ends; brun runs it when the console role is off (with the
+// console role they are on console.listen). It returns an error when the
+// address can't be listened on.
+func ServeOps(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
+	mux := http.NewServeMux()
+	s := &Server{cfg: cfg, cli: cli, log: logging.For("metrics"), checks: checksFor(cfg, cli)}
+	s.opsRoutes(mux)
+	return serve(ctx, "brun.metrics.listen", cfg.Brun.MetricsListen, mux, s.log)
+}
+
+// opsRoutes adds /metrics (every series of metrics.Registry), /healthz
+// (200 while the process serves HTTP) and /readyz (200 when every
+// dependency of the configured roles answers, else 503 naming those that
+// do not).
+func (s *Server) opsRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{Registry: metrics.Registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+}
+
+// readyz runs every check at once, each bounded by probeTimeout, and
+// answers 200 when all pass, else 503; the JSON body lists each check.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	results := make([]checkResult, len(s.checks))
+	var wg sync.WaitGroup
+	for i, c := range s.checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
+			defer cancel()
+			results[i] = checkResult{Name: c.name, Target: c.target, OK: true}
+			if err := c.probe(ctx); err != nil {
+				results[i].OK, results[i].Error = false, err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	code, failing := http.StatusOK, []string{}
+	for _, res := range results {
+		if !res.OK {
+			code = http.StatusServiceUnavailable
+			failing = append(failing, res.Name)
+		}
+	}
+	writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "failing": failing, "checks": results})
+}
+
+// checksFor lists the dependencies of the roles cfg runs: etcd always
+// (every role reads it), Kafka for the agent and transfer roles,
+// Elasticsearch for the transfer role.
+func checksFor(cfg *config.Config, cli *clientv3.Client) []check {
+	cs := []check{{
+		name:   "etcd",
+		target: strings.Join(cfg.Etcd.Endpoints, ","),
+		probe: func(ctx context.Context) error {
+			// A linearizable read: it succeeds only when the cluster has a leader.
+			_, err := cli.Get(ctx, cfg.Etcd.Prefix+"agent/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+			return err
+		},
+	}}
+	if cfg.HasRole(config.RoleAgent) || cfg.HasRole(config.RoleTransfer) {
+		k := cfg.Kafka
+		cs = append(cs, check{name: "kafka", target: strings.Join(k.Endpoints, ","), probe: func(ctx context.Context) error {
+			return anyOf(ctx, k.Endpoints, func(ctx context.Context, addr string) error { return probeKafka(ctx, addr, k.TLS) })
+		}})
+	}
+	if cfg.HasRole(config.RoleTransfer) {
+		e := cfg.ES
+		cs = append(cs, check{name: "elasticsearch", target: strings.Join(e.Endpoints, ","), probe: func(ctx context.Context) error {
+			return anyOf(ctx, e.Endpoints, func(ctx context.Context, url string) error { return probeES(ctx, url, e) })
+		}})
+	}
+	return cs
+}
+
+// anyOf succeeds when probe succeeds for one of targets; else it returns
+// every target's error.
+func anyOf(ctx context.Context, targets []string, probe func(context.Context, string) error) error {
+	if len(targets) == 0 {
+		return fmt.Errorf("no endpoints configured")
+	}
+	var errs []string
+	for _, t := range targets {
+		err := probe(ctx, t)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err.Error())
+	}
+	return fmt.Errorf("%s", strings.Join(errs, "; "))
+}
+
+// probeKafka succeeds when addr accepts a TCP connection (and completes a
+// TLS handshake when kafka.tls is on). It does not authenticate: SASL
+// failures show up in the agent's and transfer's logs.
+func probeKafka(ctx context.Context, addr string, t config.TLS) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("kafka %s: %w", addr, err)
+	}
+	defer conn.Close()
+	tc, err := t.ClientConfig()
+	if err != nil {
+		return fmt.Errorf("kafka.%w", err)
+	}
+	if tc == nil {
+		return nil
+	}
+	if tc.ServerName == "" {
+		tc.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	if err := tls.Client(conn, tc).HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("kafka %s: tls: %w", addr, err)
+	}
+	return nil
+}
+
+// probeES succeeds when base answers GET /_cluster/health with a 2xx. It
+// asks _cluster/health rather than / because some distributions answer /
+// with 405; it does not wait for any cluster status (a red cluster is
+// reachable: the bulk writer reports per-document failures itself).
+func probeES(ctx context.Context, base string, e config.ES) error {
+	url := strings.TrimSuffix(base, "/") + "/_cluster/health"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("elasticsearch %s: %w", base, err)
+	}
+	switch {
+	case e.APIKey != "":
+		req.Header.Set("Authorization", "ApiKey "+e.APIKey)
+	case e.Username != "":
+		req.SetBasicAuth(e.Username, e.Password)
+	}
+	tc, err := e.TLS.ClientConfig()
+	if err != nil {
+		return fmt.Errorf("es.%w", err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+	res, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("elasticsearch %s: %w", base, err)
+	}
+	defer res.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("elasticsearch %s: GET /_cluster/health: %s", base, res.Status)
+	}
+	return nil
+}
