@@ -40,7 +40,8 @@
 #   BRUN_STARTED_FILE      same as --started-file
 #   BRUN_ES_USER           user Elasticsearch runs as when we are root (brun-es)
 #
-# Downloads come from Debian (apt-get: etcd, etcdctl, kcat) and from Maven
+# Downloads come from Debian (apt-get: etcd, etcdctl, kcat, and logrotate and
+# chromium for the agent and console tests) and from Maven
 # Central (mvn: Kafka's jars, the Elasticsearch zip); Java 17+ must be there.
 set -euo pipefail
 umask 022   # files we create must stay readable by the Elasticsearch user
