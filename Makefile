@@ -5,7 +5,7 @@ LDFLAGS := -s -w -X brun/base/version.Version=$(VERSION)
 STACK   := bash .ci/stack.sh
 GO      ?= go
 
-.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench bench-agent
+.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench-transfer bench bench-agent
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,11 @@ bench-agent: build ## agent benchmark: files to the local Kafka
 	$(STACK) down --started-file $$started; exit $$rc
 
 bench: bench-agent ## every benchmark
+
+# bench-transfer: the transfer (bin/brun) against a plain bulk loader, same
+# Elasticsearch, same run; 1,000,000 documents (BRUN_BENCH_DOCS to change).
+bench-transfer: build ## transfer docs/s and CPU beside a plain bulk loader (needs make stack-up)
+	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench TransferVsBulkLoader -benchtime 1x -timeout 20m -v ./servers/transfer/ 2>&1 | grep -v 'level='
 
 stack-up: ## install (once) and start etcd, Kafka, Elasticsearch on 127.0.0.1
 	$(STACK) up

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,43 +14,105 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/sirupsen/logrus"
 
-	"brun/servers/event"
+	"brun/base/config"
+	"brun/base/metrics"
 )
 
-// Bulk limits: a bulk is sent when it holds bulkActions documents or
-// bulkBytes of body, or flushInterval after its first document.
 const (
-	bulkActions   = 5000
-	bulkBytes     = 5 << 20
-	flushInterval = time.Second
 	// bulkTimeout bounds one _bulk request; a slower answer is retried.
 	bulkTimeout = 60 * time.Second
-	maxBackoff  = 30 * time.Second
+	// minBackoff and maxBackoff bound the wait before a retry; it doubles
+	// from the first to the second with each failed attempt, with full
+	// jitter. maxBackoff is also how late, at most, writing resumes after
+	// Elasticsearch comes back.
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 10 * time.Second
 )
+
+// bulkFilter keeps only what results reads of a _bulk answer: a success
+// is then {"index":{"status":201}}, a tenth of the full item.
+const bulkFilter = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+
+// writerConfig is what a bulkWriter needs of [es], in its own type so
+// tests can shorten the waits.
+type writerConfig struct {
+	actions    int           // es.bulk.actions
+	bytes      int           // es.bulk.bytes
+	interval   time.Duration // es.flush.interval
+	minBackoff time.Duration
+	maxBackoff time.Duration
+}
+
+func newWriterConfig(c config.ES) writerConfig {
+	return writerConfig{
+		actions: c.BulkActions, bytes: c.BulkBytes, interval: c.FlushInterval,
+		minBackoff: minBackoff, maxBackoff: maxBackoff,
+	}
+}
 
 // bulkWriter is one of es.nums workers: it batches documents from the
 // channel and writes them with _bulk until each is stored or, refused for
-// good, dead-lettered.
+// good, dead-lettered. It completes each document exactly once.
 type bulkWriter struct {
-	es  *elasticsearch.Client
-	in  <-chan *document
-	log *logrus.Entry
-	buf bytes.Buffer
+	es    *elasticsearch.Client
+	in    <-chan *document
+	cfg   writerConfig
+	log   *logrus.Entry
+	ready <-chan struct{} // closed once the index templates are installed
+	now   func() time.Time
+	buf   bytes.Buffer
+	b     builder
 }
 
 // run writes until in is closed and drained, or ctx ends. Documents not
 // written when ctx ends stay unacked: their offsets are not committed, and
 // they are read again from Kafka.
+//
+// It is a two-stage pipeline: this goroutine takes documents and renders
+// them into the next batch while a sender goroutine writes the previous
+// one, so rendering never keeps Elasticsearch waiting. At most one full
+// batch waits for the sender; while the sender retries, run blocks, and so
+// do the consumers behind the channel.
 func (w *bulkWriter) run(ctx context.Context) {
-	batch := make([]*document, 0, bulkActions)
+	select {
+	case <-w.ready:
+	case <-ctx.Done():
+		return
+	}
+	batches := make(chan []*document)
+	free := make(chan []*document, 2)
+	free <- make([]*document, 0, w.cfg.actions)
+	free <- make([]*document, 0, w.cfg.actions)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for batch := range batches {
+			w.write(ctx, batch)
+			clear(batch) // let the written documents be collected
+			free <- batch[:0]
+		}
+	}()
+	defer func() { close(batches); <-sent }()
+
+	batch := <-free
 	size := 0
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	flush := func() {
+	flush := func() bool {
 		if len(batch) > 0 {
-			w.write(ctx, batch)
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case batch = <-free:
+			case <-ctx.Done():
+				return false
+			}
 		}
-		batch, size = batch[:0], 0
+		size = 0
+		return true
 	}
 	for {
 		select {
@@ -59,16 +122,21 @@ func (w *bulkWriter) run(ctx context.Context) {
 				return
 			}
 			if len(batch) == 0 {
-				timer.Reset(flushInterval)
+				timer.Reset(w.cfg.interval)
 			}
+			w.b.build(d)
 			batch = append(batch, d)
-			size += len(d.body) + len(d.index) + len(d.id) + 48
-			if len(batch) >= bulkActions || size >= bulkBytes {
+			size += len(d.entry)
+			if len(batch) >= w.cfg.actions || size >= w.cfg.bytes {
 				timer.Stop()
-				flush()
+				if !flush() {
+					return
+				}
 			}
 		case <-timer.C:
-			flush()
+			if !flush() {
+				return
+			}
 		case <-ctx.Done():
 			return
 		}
@@ -76,70 +144,99 @@ func (w *bulkWriter) run(ctx context.Context) {
 }
 
 // write sends batch until every document is done. Documents that fail
-// with a retryable status are sent again alone, after a backoff; those
-// refused for good are replaced by their dead-letter copy.
+// with a retryable status (429, 5xx, timeout) are sent again alone, after
+// an exponential backoff with jitter; those refused for good are replaced
+// by their dead-letter copy, sent at once. While it retries, this worker
+// takes nothing new: the channel fills and consumption waits.
 func (w *bulkWriter) write(ctx context.Context, batch []*document) {
 	pending := batch
-	backoff := 100 * time.Millisecond
+	backoff := w.cfg.minBackoff
 	for attempt := 1; len(pending) > 0; attempt++ {
-		retry, err := w.send(ctx, pending)
+		retry, dead, err := w.send(ctx, pending)
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
-			// The whole request failed (ES down, timeout, 429/5xx on the
-			// request): everything is retried, and meanwhile this worker
-			// takes nothing new, so the channel fills and consumption waits.
-			if attempt == 1 || attempt%10 == 0 {
-				w.log.Warnf("es.endpoints: bulk of %d documents failed (attempt %d), retrying: %v", len(pending), attempt, err)
-			}
-			retry = pending
+		if err != nil && (attempt == 1 || attempt%10 == 0) {
+			w.log.Warnf("es.endpoints: bulk of %d documents failed (attempt %d), retrying: %v", len(pending), attempt, err)
 		}
-		pending = retry
-		if len(pending) == 0 {
-			return
+		for _, d := range retry {
+			d.part.retried.Inc()
 		}
-		// Full jitter: sleep a random time up to the backoff.
-		d := time.Duration(rand.Int64N(int64(backoff))) + 10*time.Millisecond
-		t := time.NewTimer(d)
+		pending = append(retry, dead...)
+		if len(retry) == 0 {
+			continue // only dead letters: no reason to wait
+		}
+		// Full jitter: a random time up to the backoff.
+		t := time.NewTimer(time.Duration(rand.Int64N(int64(backoff))) + time.Millisecond)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 			return
 		}
-		backoff = min(backoff*2, maxBackoff)
+		backoff = min(backoff*2, w.cfg.maxBackoff)
 	}
 }
 
-// send makes one _bulk request. It returns the documents to send again, or
-// an error when the request as a whole failed.
-func (w *bulkWriter) send(ctx context.Context, docs []*document) ([]*document, error) {
+// send makes one _bulk request of docs, split in halves while
+// Elasticsearch finds the request too large (413) or malformed (400). It
+// completes the documents stored and returns those to send again after a
+// backoff (retry) and the dead-letter copies to send now (dead). err
+// explains a failure of a whole request; its documents are in retry.
+func (w *bulkWriter) send(ctx context.Context, docs []*document) (retry, dead []*document, err error) {
 	w.buf.Reset()
 	for _, d := range docs {
-		w.buf.WriteString(`{"index":{"_index":`)
-		w.buf.Write(event.AppendString(nil, []byte(d.index)))
-		w.buf.WriteString(`,"_id":`)
-		w.buf.Write(event.AppendString(nil, []byte(d.id)))
-		w.buf.WriteString("}}\n")
-		w.buf.Write(d.body)
-		w.buf.WriteByte('\n')
+		w.buf.Write(d.entry)
 	}
+	start := time.Now()
+	status, body, err := w.post(ctx, w.buf.Bytes())
+	if err != nil {
+		metrics.BulkSeconds.WithLabelValues("failed").Observe(time.Since(start).Seconds())
+		return docs, nil, err
+	}
+	switch {
+	case status == http.StatusOK:
+		retry, dead, err = w.results(docs, body)
+		outcome := "ok"
+		if len(retry)+len(dead) > 0 {
+			outcome = "item_errors"
+		}
+		metrics.BulkSeconds.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+		return retry, dead, err
+	case status == http.StatusRequestEntityTooLarge || status == http.StatusBadRequest:
+		metrics.BulkSeconds.WithLabelValues("split").Observe(time.Since(start).Seconds())
+		if len(docs) == 1 {
+			reason := fmt.Sprintf("elasticsearch refused the request holding only this document: %d %.300s", status, body)
+			if again, dl := w.refuse(docs[0], http.StatusText(status), reason); again != nil {
+				return []*document{again}, nil, nil
+			} else {
+				return nil, []*document{dl}, nil
+			}
+		}
+		half := len(docs) / 2
+		r1, d1, e1 := w.send(ctx, docs[:half])
+		r2, d2, e2 := w.send(ctx, docs[half:])
+		return append(r1, r2...), append(d1, d2...), errors.Join(e1, e2)
+	default:
+		metrics.BulkSeconds.WithLabelValues("failed").Observe(time.Since(start).Seconds())
+		return docs, nil, fmt.Errorf("_bulk answered %d: %.300s", status, body)
+	}
+}
+
+// post sends one _bulk body and returns the answer's status and body.
+func (w *bulkWriter) post(ctx context.Context, body []byte) (int, []byte, error) {
 	rctx, cancel := context.WithTimeout(ctx, bulkTimeout)
 	defer cancel()
-	res, err := w.es.Bulk(bytes.NewReader(w.buf.Bytes()), w.es.Bulk.WithContext(rctx))
+	res, err := w.es.Bulk(bytes.NewReader(body), w.es.Bulk.WithContext(rctx), w.es.Bulk.WithFilterPath(bulkFilter))
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	answer, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, fmt.Errorf("read bulk response: %w", err)
+		return 0, nil, fmt.Errorf("read _bulk answer: %w", err)
 	}
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("bulk answered %s: %.200s", res.Status(), body)
-	}
-	return w.results(docs, body)
+	return res.StatusCode, answer, nil
 }
 
 type bulkResponse struct {
@@ -155,26 +252,25 @@ type bulkItem struct {
 	} `json:"error"`
 }
 
-// results completes the stored documents and returns those to send again.
-func (w *bulkWriter) results(docs []*document, body []byte) ([]*document, error) {
-	// Nearly every bulk succeeds whole; ES puts "errors" first, so that case
-	// needs no decoding of thousands of items.
-	head := body[:min(len(body), 64)]
-	if bytes.Contains(head, []byte(`"errors":false`)) {
+// results completes the stored documents of a 200 answer and sorts out
+// the others. An answer that can't be matched to docs is an error, and
+// every document is retried (replays overwrite: same _id).
+func (w *bulkWriter) results(docs []*document, body []byte) (retry, dead []*document, err error) {
+	// Nearly every bulk succeeds whole; "errors" comes first, so that
+	// case needs no decoding of thousands of items.
+	if bytes.HasPrefix(body, []byte(`{"errors":false`)) {
 		for _, d := range docs {
-			d.done()
+			w.stored(d)
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	var r bulkResponse
 	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("decode bulk response: %w", err)
+		return docs, nil, fmt.Errorf("decode _bulk answer: %w", err)
 	}
 	if len(r.Items) != len(docs) {
-		return nil, fmt.Errorf("bulk response has %d items for %d documents", len(r.Items), len(docs))
+		return docs, nil, fmt.Errorf("_bulk answer has %d items for %d documents", len(r.Items), len(docs))
 	}
-	var retry []*document
-	now := time.Now()
 	for i, d := range docs {
 		var it bulkItem
 		for _, v := range r.Items[i] {
@@ -182,27 +278,47 @@ func (w *bulkWriter) results(docs []*document, body []byte) ([]*document, error)
 		}
 		switch {
 		case it.Status >= 200 && it.Status < 300:
-			d.done()
+			w.stored(d)
 		case retryable(it.Status):
 			retry = append(retry, d)
 		default:
-			errType, reason := "unknown", fmt.Sprintf("status %d", it.Status)
+			errType, reason := http.StatusText(it.Status), fmt.Sprintf("status %d", it.Status)
 			if it.Error != nil {
 				errType, reason = it.Error.Type, it.Error.Reason
 			}
-			log := w.log.WithFields(logrus.Fields{"topic": d.topic, "partition": d.partition, "offset": d.offset, "index": d.index})
-			if d.deadLetter {
-				// The dead-letter index itself refused it: nothing more can be
-				// done; say so loudly and move on rather than stall the partition.
-				log.Errorf("dead-letter index refused document %s too (%s: %s); it is dropped", d.id, errType, reason)
-				d.done()
-				continue
+			if again, dl := w.refuse(d, errType, reason); again != nil {
+				retry = append(retry, again)
+			} else {
+				dead = append(dead, dl)
 			}
-			log.Warnf("elasticsearch refused document %s (%d %s: %s); writing it to the dead-letter index", d.id, it.Status, errType, reason)
-			retry = append(retry, d.toDeadLetter(errType, reason, now))
 		}
 	}
-	return retry, nil
+	return retry, dead, nil
+}
+
+// refuse handles a document Elasticsearch refused for good: it returns
+// the dead-letter copy to send now (dl), or, for a refused dead letter,
+// the document itself to retry with backoff (again). A dead letter's shape
+// is brun's own, so its refusal means Elasticsearch needs fixing, and
+// dropping it would lose the record.
+func (w *bulkWriter) refuse(d *document, errType, reason string) (again, dl *document) {
+	log := w.log.WithFields(logrus.Fields{"topic": d.part.topic, "partition": d.part.id, "offset": d.offset, "index": d.index()})
+	if d.deadLetter {
+		log.Errorf("dead-letter index refused document %s (%s: %s); retrying", d.id(), errType, reason)
+		return d, nil
+	}
+	log.Warnf("elasticsearch refused document %s (%s: %s); writing it to the dead-letter index", d.id(), errType, reason)
+	return nil, d.toDeadLetter(errType, reason, w.now())
+}
+
+// stored completes a document Elasticsearch stored.
+func (w *bulkWriter) stored(d *document) {
+	if d.deadLetter {
+		d.part.deadLettered.Inc()
+	} else {
+		d.part.indexed.Inc()
+	}
+	d.done()
 }
 
 // retryable reports whether an item status may succeed when sent again.

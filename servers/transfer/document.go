@@ -1,107 +1,338 @@
 package transfer
 
 import (
-	"fmt"
+	"encoding/json"
+	"strconv"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"brun/base/metrics"
 	"brun/servers/ack"
 	"brun/servers/event"
+	"brun/servers/transfer/enrich"
 )
 
 // document is one Kafka record on its way to Elasticsearch. It carries its
-// own completion: done() is called once ES stored it, and only that moves
-// its partition's commit watermark.
+// own completion: done() is called once ES stored it (or its dead-letter
+// copy), and only that moves its partition's commit watermark.
 type document struct {
-	index string
-	id    string
-	body  []byte
-
-	// Where it came from, for the dead-letter index and logs.
-	topic     string
-	partition int32
+	// raw is the record as Kafka holds it.
+	raw       []byte
 	offset    int64
+	kafkaTime time.Time // the record's Kafka timestamp
+	seen      time.Time // when the transfer consumed it
+	// entry is the document's two _bulk lines: the index action (with
+	// _index and _id) and the source, each ending in '\n'. The writer
+	// that takes the document renders it (builder.build), so the channel
+	// holds only the records.
+	entry []byte
+	// deadLetter marks the dead-letter copy of a refused document.
+	deadLetter bool
 
-	deadLetter bool // this is already the dead-letter copy of a refused document
-
-	acks   *partitionAcks
+	part   *partition
 	ticket ack.Ticket
 }
 
-// done marks the document as stored (or dead-lettered).
-func (d *document) done() {
-	if wm, moved := d.acks.win.Done(d.ticket); moved {
-		d.acks.sess.MarkOffset(d.acks.topic, d.acks.partition, wm, "")
+// done completes the document: its ticket is finished, and the partition's
+// offset is marked if the watermark moved. Call it exactly once.
+func (d *document) done() { d.part.done(d.ticket) }
+
+// id returns the document's _id, read back from its action line (for logs
+// and dead letters only: it is not on the hot path).
+func (d *document) id() string {
+	var a struct {
+		Index struct {
+			ID string `json:"_id"`
+		} `json:"index"`
+	}
+	json.Unmarshal(d.entry[:actionEnd(d.entry)], &a)
+	return a.Index.ID
+}
+
+// index returns the document's _index, read back from its action line.
+func (d *document) index() string {
+	var a struct {
+		Index struct {
+			Index string `json:"_index"`
+		} `json:"index"`
+	}
+	json.Unmarshal(d.entry[:actionEnd(d.entry)], &a)
+	return a.Index.Index
+}
+
+func actionEnd(entry []byte) int {
+	for i, c := range entry {
+		if c == '\n' {
+			return i
+		}
+	}
+	return len(entry)
+}
+
+// partition is one claimed Kafka partition: its ack window, how its
+// documents are named, and its metric children. Its documents are built
+// by the claim's goroutine only; done may be called from any writer.
+type partition struct {
+	topic string
+	id    int32
+	win   *ack.Window
+	// mark records the watermark (the next offset to read) with the
+	// consumer-group session that claimed the partition.
+	mark    func(offset int64)
+	pattern *indexPattern
+
+	indexed, retried, deadLettered prometheus.Counter
+
+	// abandoned is 1 when the claim ended holding a document it could not
+	// hand on; that document stays in the window, never done.
+	abandoned int
+}
+
+func newPartition(topic string, id int32, start int64, pattern *indexPattern, mark func(int64)) *partition {
+	return &partition{
+		topic: topic, id: id, mark: mark,
+		win:          ack.NewWindow(maxUnackedPerPartition, start),
+		pattern:      pattern,
+		indexed:      metrics.DocsIndexed.WithLabelValues(topic),
+		retried:      metrics.DocsRetried.WithLabelValues(topic),
+		deadLettered: metrics.DocsDeadLettered.WithLabelValues(topic),
 	}
 }
 
-// partitionAcks tracks the documents in flight of one claimed partition.
-type partitionAcks struct {
-	sess      sarama.ConsumerGroupSession
-	topic     string
-	partition int32
-	win       *ack.Window
+func (p *partition) done(t ack.Ticket) {
+	if wm, moved := p.win.Done(t); moved {
+		p.mark(wm)
+	}
 }
 
-// indexName is the daily index of a document: <topic>-YYYY.MM.DD in UTC.
-func indexName(topic string, ts time.Time) string {
-	return topic + "-" + ts.UTC().Format("2006.01.02")
+// edit replaces rec[at:to] with scratch[from:upto] when building a body.
+type edit struct{ at, to, from, upto int }
+
+// builder renders documents into their _bulk lines. Each writer owns
+// one: it caches index names per topic and reuses a scratch buffer.
+type builder struct {
+	names   map[*partition]*indexNames
+	scratch []byte // text inserted into a record, reused per document
 }
 
-// newDocument turns a Kafka message into a document. A record brun
-// produced keeps its JSON and event.id; any other record is wrapped as
-// {"@timestamp", "message"} with id topic-partition-offset.
-func newDocument(msg *sarama.ConsumerMessage, now time.Time) *document {
-	d := &document{topic: msg.Topic, partition: msg.Partition, offset: msg.Offset}
-	meta, ok := event.ReadMeta(msg.Value)
-	ts := meta.Timestamp
-	if ts.IsZero() {
-		ts = msg.Timestamp
+// build renders d.entry from d.raw.
+//
+// A JSON object is kept byte for byte, with at most these changes: when
+// its message (a plain line: no "json" field) starts with a time,
+// @timestamp becomes that time and the read time moves to event.created;
+// a level found in the line is added as log.level (unless there is one);
+// a missing @timestamp is added. Any other record becomes
+// {"@timestamp", "message"} with the same enrichment. The _id is event.id,
+// or topic-partition-offset for records without one. The Kafka timestamp,
+// or else the time it was consumed, stands in when the record has no time
+// of its own.
+func (bd *builder) build(d *document) {
+	p, value, offset, kafkaTime, now := d.part, d.raw, d.offset, d.kafkaTime, d.seen
+	r, isObject := parseRecord(value)
+	read := time.Time{}
+	if isObject && r.ts.ok() {
+		if t, n, ok := enrich.ISO(value[r.ts.s+1 : r.ts.e-1]); ok && n == r.ts.e-r.ts.s-2 {
+			read = t
+		}
 	}
-	if ts.IsZero() || ts.Year() < 1971 {
-		ts = now
+	if read.IsZero() {
+		read = kafkaTime
 	}
-	d.index = indexName(msg.Topic, ts)
-	d.id = meta.ID
-	if d.id == "" {
-		d.id = fmt.Sprintf("%s-%d-%d", msg.Topic, msg.Partition, msg.Offset)
+	if read.IsZero() || read.Year() < 1971 {
+		read = now
 	}
-	if ok {
-		d.body = msg.Value
+
+	var line []byte
+	switch {
+	case !isObject:
+		line = value
+	case !r.hasJSON && r.msg.ok():
+		line = value[r.msg.s+1 : r.msg.e-1]
+	}
+	ts, replaced, level := read, false, ""
+	if line != nil {
+		t, end, found := enrich.Time(line, read)
+		if found && t.Year() >= 1971 {
+			ts, replaced = t, true
+		} else {
+			end = 0
+		}
+		if !r.hasLevel {
+			level = enrich.Level(line, end)
+		}
+	}
+
+	names := bd.names[p]
+	if names == nil {
+		if bd.names == nil || len(bd.names) > 4096 {
+			bd.names = map[*partition]*indexNames{} // partitions come and go with rebalances
+		}
+		names = &indexNames{pattern: p.pattern, topic: p.topic}
+		bd.names[p] = names
+	}
+	index := names.name(ts)
+	e := make([]byte, 0, len(value)+len(index)+160)
+	e = append(e, `{"index":{"_index":"`...)
+	e = append(e, index...)
+	e = append(e, `","_id":`...)
+	if isObject && r.id.ok() && r.id.e-r.id.s > 2 {
+		e = append(e, value[r.id.s:r.id.e]...)
 	} else {
-		b := []byte(`{"@timestamp":"`)
-		b = ts.UTC().AppendFormat(b, event.TimeLayout)
-		b = append(b, `","message":`...)
-		b = event.AppendString(b, msg.Value)
-		d.body = append(b, '}')
+		e = append(e, '"')
+		e = append(e, p.topic...)
+		e = append(e, '-')
+		e = appendInt(e, int64(p.id))
+		e = append(e, '-')
+		e = appendInt(e, offset)
+		e = append(e, '"')
 	}
-	return d
+	e = append(e, "}}\n"...)
+	if isObject {
+		e = bd.appendEdited(e, &r, ts, read, replaced, level)
+	} else {
+		e = append(e, `{"@timestamp":"`...)
+		e = appendTime(e, ts)
+		e = append(e, `","message":`...)
+		e = event.AppendString(e, value)
+		if replaced {
+			e = append(e, `,"event":{"created":"`...)
+			e = appendTime(e, read)
+			e = append(e, `"}`...)
+		}
+		if level != "" {
+			e = append(e, `,"log":{"level":"`...)
+			e = append(e, level...)
+			e = append(e, `"}`...)
+		}
+		e = append(e, '}')
+	}
+	d.entry = append(e, '\n')
 }
 
-// deadLetterIndex is where documents Elasticsearch refuses for good go.
-func deadLetterIndex(now time.Time) string { return "deadletter-" + now.UTC().Format("2006.01.02") }
+// appendEdited appends the record r with its enrichment to dst. The text
+// inserted is first written to the partition's scratch buffer, so that
+// the record is then copied once, in order, around the edits.
+func (bd *builder) appendEdited(dst []byte, r *record, ts, read time.Time, replaced bool, level string) []byte {
+	b := r.b
+	s := bd.scratch[:0]
+	var edits [4]edit
+	n := 0
+	// begin and end bracket the text of one edit replacing b[at:to].
+	begin := func() int { return len(s) }
+	end := func(at, to, from int) {
+		edits[n] = edit{at, to, from, len(s)}
+		n++
+	}
+	// comma follows a member inserted first into the object opening at
+	// b[open], unless that object is empty.
+	comma := func(open int) {
+		if b[skipWS(b, open+1)] != '}' {
+			s = append(s, ',')
+		}
+	}
+	switch {
+	case !r.ts.ok():
+		f := begin()
+		s = append(s, `"@timestamp":"`...)
+		s = appendTime(s, ts)
+		s = append(s, '"')
+		comma(r.open)
+		end(r.open+1, r.open+1, f)
+	case replaced:
+		f := begin()
+		s = append(s, '"')
+		s = appendTime(s, ts)
+		s = append(s, '"')
+		end(r.ts.s, r.ts.e, f)
+	}
+	if level != "" {
+		f := begin()
+		if r.log.ok() {
+			s = append(s, `"level":"`...)
+			s = append(s, level...)
+			s = append(s, '"')
+			comma(r.log.s)
+			end(r.log.s+1, r.log.s+1, f)
+		} else {
+			s = append(s, `,"log":{"level":"`...)
+			s = append(s, level...)
+			s = append(s, `"}`...)
+			end(r.end, r.end, f)
+		}
+	}
+	if replaced && !r.hasCreated {
+		f := begin()
+		if r.event.ok() {
+			s = append(s, `"created":"`...)
+			s = appendTime(s, read)
+			s = append(s, '"')
+			comma(r.event.s)
+			end(r.event.s+1, r.event.s+1, f)
+		} else {
+			s = append(s, `,"event":{"created":"`...)
+			s = appendTime(s, read)
+			s = append(s, `"}`...)
+			end(r.end, r.end, f)
+		}
+	}
+	bd.scratch = s
+	// Stable insertion sort: edits at one place keep the order added.
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && edits[j].at < edits[j-1].at; j-- {
+			edits[j], edits[j-1] = edits[j-1], edits[j]
+		}
+	}
+	last := 0
+	for _, ed := range edits[:n] {
+		dst = append(dst, b[last:ed.at]...)
+		dst = append(dst, s[ed.from:ed.upto]...)
+		last = ed.to
+	}
+	return append(dst, b[last:]...)
+}
 
-// toDeadLetter returns the dead-letter copy of d: the original record as a
-// string, why it was refused, and where it came from. It keeps d's id and
-// completion, so storing it completes the original.
+// maxOriginal bounds the original record kept in a dead letter, so that a
+// record refused for its size does not make its dead letter too large too.
+const maxOriginal = 1 << 20
+
+// toDeadLetter returns the dead-letter copy of d: the original record as
+// a string (event.original, at most maxOriginal bytes; brun.original_bytes
+// has its full size), why it was refused (error.type, error.message),
+// where it came from (kafka.topic, kafka.partition, kafka.offset,
+// brun.index). It keeps d's _id and completion, so storing it completes
+// the original.
 func (d *document) toDeadLetter(errType, reason string, now time.Time) *document {
-	b := []byte(`{"@timestamp":"`)
-	b = now.UTC().AppendFormat(b, event.TimeLayout)
+	orig := d.raw[:min(len(d.raw), maxOriginal)]
+	b := make([]byte, 0, len(orig)+len(reason)+320)
+	b = append(b, `{"index":{"_index":"`...)
+	b = append(b, deadLetterIndex(now)...)
+	b = append(b, `","_id":`...)
+	b = event.AppendString(b, []byte(d.id()))
+	b = append(b, "}}\n"...)
+	b = append(b, `{"@timestamp":"`...)
+	b = appendTime(b, now)
 	b = append(b, `","message":`...)
-	b = event.AppendString(b, d.body)
-	b = append(b, `,"error":{"type":`...)
+	b = event.AppendString(b, []byte(errType+": "+reason))
+	b = append(b, `,"event":{"original":`...)
+	b = event.AppendString(b, orig)
+	b = append(b, `},"error":{"type":`...)
 	b = event.AppendString(b, []byte(errType))
 	b = append(b, `,"message":`...)
 	b = event.AppendString(b, []byte(reason))
 	b = append(b, `},"kafka":{"topic":`...)
-	b = event.AppendString(b, []byte(d.topic))
-	b = fmt.Appendf(b, `,"partition":%d,"offset":%d},"original_index":`, d.partition, d.offset)
-	b = event.AppendString(b, []byte(d.index))
-	b = append(b, '}')
+	b = event.AppendString(b, []byte(d.part.topic))
+	b = append(b, `,"partition":`...)
+	b = strconv.AppendInt(b, int64(d.part.id), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, d.offset, 10)
+	b = append(b, `},"brun":{"index":`...)
+	b = event.AppendString(b, []byte(d.index()))
+	b = append(b, `,"original_bytes":`...)
+	b = strconv.AppendInt(b, int64(len(d.raw)), 10)
+	b = append(b, "}}\n"...)
 	dl := *d
-	dl.index = deadLetterIndex(now)
-	dl.body = b
+	dl.entry = b
 	dl.deadLetter = true
 	return &dl
 }

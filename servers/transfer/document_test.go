@@ -1,0 +1,295 @@
+package transfer
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"brun/base/config"
+	"brun/servers/event"
+)
+
+var (
+	readTime  = time.Date(2026, 11, 25, 4, 5, 6, 789e6, time.UTC)
+	kafkaTime = time.Date(2026, 11, 25, 4, 5, 7, 0, time.UTC)
+	nowTime   = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+)
+
+func testPartition(t *testing.T, pattern string) *partition {
+	t.Helper()
+	p, err := parseIndexPattern(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newPartition("App", 3, 0, p, func(int64) {})
+}
+
+// splitEntry checks a document's two _bulk lines and decodes them.
+func splitEntry(t *testing.T, entry []byte) (index, id string, src map[string]any) {
+	t.Helper()
+	lines := bytes.Split(bytes.TrimSuffix(entry, []byte("\n")), []byte("\n"))
+	if len(lines) != 2 || entry[len(entry)-1] != '\n' {
+		t.Fatalf("entry is not two lines:\n%s", entry)
+	}
+	var action struct {
+		Index struct {
+			Index string `json:"_index"`
+			ID    string `json:"_id"`
+		} `json:"index"`
+	}
+	if err := json.Unmarshal(lines[0], &action); err != nil {
+		t.Fatalf("action %s: %v", lines[0], err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(lines[1]))
+	if err := dec.Decode(&src); err != nil {
+		t.Fatalf("source %s: %v", lines[1], err)
+	}
+	return action.Index.Index, action.Index.ID, src
+}
+
+func get(src map[string]any, path string) any {
+	var cur any = src
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
+}
+
+func agentRecord(line string) []byte {
+	enc := event.NewEncoder(event.Source{Host: "web-1", AgentID: "10.0.0.7", Path: "/var/log/app.log", FileID: "1:2"})
+	return enc.Encode([]byte(line), 4096, readTime, 0)
+}
+
+func TestNewDocument(t *testing.T) {
+	agentID := event.NewEncoder(event.Source{AgentID: "10.0.0.7", FileID: "1:2"}).ID(4096)
+	cases := []struct {
+		name   string
+		value  string
+		index  string
+		id     string
+		fields map[string]any // dotted path → value; nil value: must be absent
+	}{
+		{
+			name: "agent line with log4j time and level", value: string(agentRecord("2026-11-24 23:59:58,123 WARN [main] disk low")),
+			index: "app-2026.11.24", id: agentID,
+			fields: map[string]any{
+				"@timestamp": "2026-11-24T23:59:58.123Z", "event.created": "2026-11-25T04:05:06.789Z",
+				"log.level": "warn", "message": "2026-11-24 23:59:58,123 WARN [main] disk low",
+				"host.name": "web-1", "log.offset": 4096.0, "log.file.path": "/var/log/app.log", "event.id": agentID,
+			},
+		},
+		{
+			name: "agent line without time keeps the read time", value: string(agentRecord(`GET /x "quoted" done`)),
+			index: "app-2026.11.25", id: agentID,
+			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "event.created": nil, "log.level": nil, "message": `GET /x "quoted" done`},
+		},
+		{
+			name: "level without time", value: string(agentRecord("ERROR cannot connect")),
+			index: "app-2026.11.25", id: agentID,
+			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "log.level": "error", "event.created": nil},
+		},
+		{
+			name:  "parsed json is kept and not enriched",
+			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"2020-01-01 00:00:00 INFO x","json":{"level":"info","n":1},"event":{"id":"abc"}}`,
+			index: "app-2026.11.25", id: "abc",
+			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "json.n": 1.0, "log.level": nil},
+		},
+		{
+			name:  "existing level and created are kept",
+			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"2026-11-20T01:02:03Z ERROR x","log":{"level":"debug"},"event":{"id":"e1","created":"2026-01-01T00:00:00.000Z"}}`,
+			index: "app-2026.11.20", id: "e1",
+			fields: map[string]any{"@timestamp": "2026-11-20T01:02:03.000Z", "log.level": "debug", "event.created": "2026-01-01T00:00:00.000Z"},
+		},
+		{
+			name:  "foreign json without id, time or message",
+			value: `{ "user" : "bob", "n": [1, {"a": "}"}] }`,
+			index: "app-2026.11.25", id: "App-3-77",
+			fields: map[string]any{"@timestamp": "2026-11-25T04:05:07.000Z", "user": "bob"},
+		},
+		{
+			name: "empty object", value: `{}`, index: "app-2026.11.25", id: "App-3-77",
+			fields: map[string]any{"@timestamp": "2026-11-25T04:05:07.000Z"},
+		},
+		{
+			name: "foreign json with empty log and event objects", value: `{"message":"Jun 14 15:16:01 combo sshd: INFO ok","log":{},"event":{}}`,
+			index: "app-2026.06.14", id: "App-3-77",
+			fields: map[string]any{"@timestamp": "2026-06-14T15:16:01.000Z", "event.created": "2026-11-25T04:05:07.000Z", "log.level": "info"},
+		},
+		{
+			name: "plain text record", value: "[Sun Dec 04 04:47:44 2005] [error] \"bad\"\tthing",
+			index: "app-2005.12.04", id: "App-3-77",
+			fields: map[string]any{
+				"@timestamp": "2005-12-04T04:47:44.000Z", "message": "[Sun Dec 04 04:47:44 2005] [error] \"bad\"\tthing",
+				"log.level": "error", "event.created": "2026-11-25T04:05:07.000Z",
+			},
+		},
+		{
+			name: "broken json is a plain line", value: `{"message": "unterminated`,
+			index: "app-2025.11.25", id: "App-3-77",
+			fields: map[string]any{"message": `{"message": "unterminated`},
+		},
+	}
+	// The last case has no time at all and a Kafka time of zero: the
+	// transfer's clock is used.
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := testPartition(t, "{topic}-{yyyy.MM.dd}")
+			kt, now := kafkaTime, nowTime
+			if i == len(cases)-1 {
+				kt, now = time.Time{}, time.Date(2025, 11, 25, 1, 0, 0, 0, time.UTC)
+			}
+			d := p.newDocument([]byte(c.value), 77, kt, now)
+			index, id, src := splitEntry(t, d.entry)
+			if index != c.index || id != c.id {
+				t.Errorf("_index %q _id %q, want %q %q", index, id, c.index, c.id)
+			}
+			if d.id() != c.id || d.index() != c.index {
+				t.Errorf("id() %q index() %q", d.id(), d.index())
+			}
+			for path, want := range c.fields {
+				if got := get(src, path); got != want {
+					t.Errorf("%s = %#v, want %#v\n%s", path, got, want, d.entry)
+				}
+			}
+			if string(d.raw) != c.value {
+				t.Errorf("raw %q changed", d.raw)
+			}
+		})
+	}
+}
+
+func TestDeadLetterCopy(t *testing.T) {
+	p := testPartition(t, "{topic}-{yyyy.MM.dd}")
+	value := agentRecord("line with \"quotes\"")
+	d := p.newDocument(value, 77, kafkaTime, nowTime)
+	dl := d.toDeadLetter("document_parsing_exception", "failed to parse field [log.offset]", nowTime)
+	index, id, src := splitEntry(t, dl.entry)
+	if index != "deadletter-2026.11.26" || id != d.id() {
+		t.Errorf("dead letter _index %q _id %q", index, id)
+	}
+	want := map[string]any{
+		"event.original": string(value), "error.type": "document_parsing_exception",
+		"error.message": "failed to parse field [log.offset]", "kafka.topic": "App", "kafka.partition": 3.0,
+		"kafka.offset": 77.0, "brun.index": "app-2026.11.25", "@timestamp": "2026-11-26T00:00:00.000Z",
+	}
+	for path, w := range want {
+		if got := get(src, path); got != w {
+			t.Errorf("%s = %#v, want %#v", path, got, w)
+		}
+	}
+	if !dl.deadLetter || dl.part != d.part || dl.ticket != d.ticket {
+		t.Error("the dead letter does not carry the original's completion")
+	}
+}
+
+func TestIndexPattern(t *testing.T) {
+	day := time.Date(2026, 1, 2, 23, 0, 0, 0, time.FixedZone("x", -3*3600)) // 2026-01-03 in UTC
+	cases := []struct {
+		pattern, name, wildcard, err string
+	}{
+		{"{topic}-{yyyy.MM.dd}", "my.app-2026.01.03", "*-*.*.*", ""},
+		{"logs-{topic}-{yyyy.MM}", "logs-my.app-2026.01", "logs-*-*.*", ""},
+		{"{topic}", "my.app", "*", ""},
+		{"{yyyy}", "", "", "must contain {topic}"},
+		{"{topic}-{HH}", "", "", "unknown placeholder {HH}"},
+		{"{topic}-{yyyy", "", "", "unclosed"},
+		{"Logs-{topic}", "", "", "not allowed"},
+		{"_{topic}", "", "", "must not start"},
+	}
+	for _, c := range cases {
+		p, err := parseIndexPattern(c.pattern)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "es.index") {
+				t.Errorf("%q: error %v, want one naming es.index and %q", c.pattern, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", c.pattern, err)
+		}
+		if got := p.name("My.App", day); got != c.name {
+			t.Errorf("%q: name %q, want %q", c.pattern, got, c.name)
+		}
+		if got := p.wildcard(); got != c.wildcard {
+			t.Errorf("%q: wildcard %q, want %q", c.pattern, got, c.wildcard)
+		}
+	}
+}
+
+func TestParseRecordRejects(t *testing.T) {
+	for _, v := range []string{``, `[1]`, `{"a":}`, `{"a" 1}`, `{"a":1,}`, `{"a":1} x`, `{"a":"\"}`, `"s"`} {
+		if _, ok := parseRecord([]byte(v)); ok {
+			t.Errorf("%q accepted as a JSON object", v)
+		}
+	}
+}
+
+func BenchmarkNewDocument(b *testing.B) {
+	pat, _ := parseIndexPattern("{topic}-{yyyy.MM.dd}")
+	p := newPartition("app", 0, 0, pat, func(int64) {})
+	value := agentRecord("2026-11-25 04:05:06,789 INFO [main] request handled seq=000042 user=alice path=/api/v1/items status=200")
+	b.SetBytes(int64(len(value)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.newDocument(value, 1, kafkaTime, nowTime)
+	}
+}
+
+func BenchmarkNewDocumentPlainNoTime(b *testing.B) {
+	pat, _ := parseIndexPattern("{topic}-{yyyy.MM.dd}")
+	p := newPartition("app", 0, 0, pat, func(int64) {})
+	value := agentRecord(`127.0.0.1 - - "GET /index.html HTTP/1.1" 200 512 "-" "curl/8.0" took 12ms`)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.newDocument(value, 1, kafkaTime, nowTime)
+	}
+}
+
+// The Kibana data views shipped in doc/kibana match what the transfer
+// writes with the default es.index.
+func TestKibanaDataViews(t *testing.T) {
+	raw, err := os.ReadFile("../../doc/kibana/brun-data-views.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := parseIndexPattern(config.Default().ES.Index)
+	titles := map[string]string{}
+	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+		var o struct {
+			ID         string `json:"id"`
+			Type       string `json:"type"`
+			Attributes struct {
+				Title, TimeFieldName string
+			} `json:"attributes"`
+		}
+		if err := json.Unmarshal(line, &o); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if o.Type != "index-pattern" || o.Attributes.TimeFieldName != "@timestamp" {
+			t.Errorf("%s: type %q time field %q", o.ID, o.Type, o.Attributes.TimeFieldName)
+		}
+		titles[o.ID] = o.Attributes.Title
+	}
+	if want := def.wildcard() + ",-deadletter-*"; titles["brun-logs"] != want {
+		t.Errorf("brun-logs title %q, want %q", titles["brun-logs"], want)
+	}
+	if titles["brun-deadletter"] != "deadletter-*" {
+		t.Errorf("brun-deadletter title %q", titles["brun-deadletter"])
+	}
+}
+
+// newDocument builds a document as a writer does, for tests.
+func (p *partition) newDocument(value []byte, offset int64, kafkaTime, seen time.Time) *document {
+	d := &document{raw: value, offset: offset, kafkaTime: kafkaTime, seen: seen, part: p}
+	testBuilder.build(d)
+	return d
+}
+
+var testBuilder builder

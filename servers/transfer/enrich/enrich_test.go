@@ -1,0 +1,92 @@
+package enrich
+
+import (
+	"testing"
+	"time"
+)
+
+var read = time.Date(2026, 1, 3, 10, 0, 0, 0, time.UTC)
+
+func TestTimeAndLevel(t *testing.T) {
+	cases := []struct {
+		name  string
+		line  string
+		want  string // RFC 3339 in UTC; "" when no time is found
+		level string
+	}{
+		{"rfc3339 utc", "2026-11-25T04:05:06Z INFO started", "2026-11-25T04:05:06Z", "info"},
+		{"rfc3339 nano zone", "2026-11-25T04:05:06.123456789+08:00 WARN slow", "2026-11-24T20:05:06.123456789Z", "warn"},
+		{"rfc3339 compact zone", "2026-11-25T04:05:06.5-0130 x", "2026-11-25T05:35:06.5Z", ""},
+		{"log4j comma", "2026-11-25 04:05:06,789 INFO [main] request handled", "2026-11-25T04:05:06.789Z", "info"},
+		{"logback thread first", "2026-11-25 04:05:06.789 [main] ERROR c.x.Y - boom", "2026-11-25T04:05:06.789Z", "error"},
+		{"python", "2026-11-25 04:05:06,789 - app.db - WARNING - retry", "2026-11-25T04:05:06.789Z", "warning"},
+		{"bracketed iso", "[2026-11-25 04:05:06] local.DEBUG: x", "2026-11-25T04:05:06Z", ""},
+		{"syslog", "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass", "2025-06-14T15:16:01Z", ""},
+		{"syslog padded day", "Jan  2 15:04:05 host cron[1]: ok", "2026-01-02T15:04:05Z", ""},
+		{"syslog december read in january", "Dec 31 23:59:59 host x", "2025-12-31T23:59:59Z", ""},
+		{"apache error", "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok", "2005-12-04T04:47:44Z", "notice"},
+		{"apache 2.4 fraction", "[Sun Dec 04 04:47:44.123456 2005] [core:error] x", "2005-12-04T04:47:44.123456Z", "error"},
+		{"common log format", `127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326`, "2000-10-10T20:55:36Z", ""},
+		{"logfmt level", `time=x level=error msg="db down"`, "", "error"},
+		{"level first, no time", "ERROR something broke", "", "error"},
+		{"prose is not a level", "2026-11-25 04:05:06 the Error was fixed", "2026-11-25T04:05:06Z", ""},
+		{"plain text", "hello world", "", ""},
+		{"bad month", "2026-13-25 04:05:06 INFO x", "", ""},
+		{"truncated", "2026-11-25 04:0", "", ""},
+		{"plus without offset", "2026-11-25T04:05:06+zz INFO", "", ""},
+		{"empty", "", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts, end, ok := Time([]byte(c.line), read)
+			got := ""
+			if ok {
+				got = ts.UTC().Format(time.RFC3339Nano)
+			}
+			if got != c.want {
+				t.Fatalf("Time(%q) = %q, want %q", c.line, got, c.want)
+			}
+			if !ok {
+				end = 0
+			}
+			if lv := Level([]byte(c.line), end); lv != c.level {
+				t.Fatalf("Level(%q) = %q, want %q", c.line, lv, c.level)
+			}
+		})
+	}
+}
+
+func TestNoAllocations(t *testing.T) {
+	lines := [][]byte{
+		[]byte("2026-11-25 04:05:06,789 INFO [main] request handled seq=000042"),
+		[]byte("2026-11-25T04:05:06.123+08:00 WARN slow"),
+		[]byte("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok"),
+		[]byte("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass"),
+	}
+	for _, l := range lines {
+		if n := testing.AllocsPerRun(100, func() {
+			_, end, _ := Time(l, read)
+			Level(l, end)
+		}); n != 0 {
+			t.Errorf("%q: %v allocations per line, want 0", l, n)
+		}
+	}
+}
+
+func BenchmarkEnrichLog4j(b *testing.B) {
+	line := []byte("2026-11-25 04:05:06,789 INFO [main] request handled seq=000042")
+	b.ReportAllocs()
+	for b.Loop() {
+		_, end, _ := Time(line, read)
+		Level(line, end)
+	}
+}
+
+func BenchmarkEnrichNoTime(b *testing.B) {
+	line := []byte(`127.0.0.1 - - "GET /index.html HTTP/1.1" 200 512 "-" "curl/8.0" request took 12ms`)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, end, _ := Time(line, read)
+		Level(line, end)
+	}
+}

@@ -1,0 +1,304 @@
+package enrich
+
+import "time"
+
+// Time returns the time written at the start of line, and the number of
+// bytes it took (after an optional opening '['), so that the level can be
+// looked for after it. read is the time the line was read: it supplies the
+// year of a syslog time, which has none. ok is false when no known format
+// starts the line; then the caller keeps the read time.
+func Time(line []byte, read time.Time) (t time.Time, end int, ok bool) {
+	start := 0
+	if len(line) > 0 && line[0] == '[' {
+		start = 1
+	}
+	b := line[start:]
+	if len(b) < 15 {
+		return clf(line)
+	}
+	switch {
+	case isDigit(b[0]):
+		if t, n, ok := ISO(b); ok {
+			return t, start + n, true
+		}
+	case isUpper(b[0]):
+		if t, n, ok := syslog(b, read); ok {
+			return t, start + n, true
+		}
+		if start == 1 {
+			if t, n, ok := apache(b); ok {
+				return t, start + n, true
+			}
+		}
+	}
+	return clf(line)
+}
+
+// ISO reads "2006-01-02T15:04:05" or "2006-01-02 15:04:05", with an
+// optional fraction after '.' or ',' and an optional zone (Z, +07:00,
+// +0700). Without a zone the time is UTC. It returns the bytes used.
+func ISO(b []byte) (time.Time, int, bool) {
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, 0, false
+	}
+	year, ok1 := digits(b[0:4])
+	month, ok2 := digits(b[5:7])
+	day, ok3 := digits(b[8:10])
+	hour, ok4 := digits(b[11:13])
+	minute, ok5 := digits(b[14:16])
+	sec, ok6 := digits(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || !valid(month, day, hour, minute, sec) {
+		return time.Time{}, 0, false
+	}
+	n := 19
+	nsec, n := fraction(b, n)
+	loc, n, ok := zone(b, n)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), n, true
+}
+
+// syslog reads "Jan  2 15:04:05" or "Jan 02 15:04:05", with an optional
+// fraction. The year is read's, or the one before when that would put the
+// line more than a day after it was read (a December line read in January).
+func syslog(b []byte, read time.Time) (time.Time, int, bool) {
+	month, ok := monthOf(b)
+	if !ok || b[3] != ' ' {
+		return time.Time{}, 0, false
+	}
+	i := 4
+	if b[i] == ' ' {
+		i++
+	}
+	day, n := leadingInt(b[i:], 2)
+	if n == 0 {
+		return time.Time{}, 0, false
+	}
+	i += n
+	if len(b) < i+9 || b[i] != ' ' {
+		return time.Time{}, 0, false
+	}
+	hour, minute, sec, ok := clock(b[i+1:])
+	if !ok || !valid(month, day, hour, minute, sec) {
+		return time.Time{}, 0, false
+	}
+	nsec, end := fraction(b, i+9)
+	read = read.UTC()
+	t := time.Date(read.Year(), time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.After(read.Add(24 * time.Hour)) {
+		t = t.AddDate(-1, 0, 0)
+	}
+	return t, end, true
+}
+
+// apache reads the error log's "Sun Dec 04 04:47:44 2005]" (the '[' is
+// already skipped), with an optional fraction before the year.
+func apache(b []byte) (time.Time, int, bool) {
+	if len(b) < 24 || b[3] != ' ' {
+		return time.Time{}, 0, false
+	}
+	month, ok := monthOf(b[4:])
+	if !ok || b[7] != ' ' {
+		return time.Time{}, 0, false
+	}
+	i := 8
+	if b[i] == ' ' {
+		i++
+	}
+	day, n := leadingInt(b[i:], 2)
+	if n == 0 || len(b) < i+n+15 || b[i+n] != ' ' {
+		return time.Time{}, 0, false
+	}
+	i += n + 1
+	hour, minute, sec, ok := clock(b[i:])
+	if !ok || !valid(month, day, hour, minute, sec) {
+		return time.Time{}, 0, false
+	}
+	nsec, i := fraction(b, i+8)
+	if len(b) < i+6 || b[i] != ' ' {
+		return time.Time{}, 0, false
+	}
+	year, ok := digits(b[i+1 : i+5])
+	if !ok || b[i+5] != ']' {
+		return time.Time{}, 0, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), i + 6, true
+}
+
+// clf finds the common log format's "[10/Oct/2000:13:55:36 -0700]" in the
+// first 128 bytes of line (after the client address and user names).
+func clf(line []byte) (time.Time, int, bool) {
+	lim := min(len(line), 128)
+	for i := 0; i < lim; i++ {
+		if line[i] != '[' {
+			continue
+		}
+		b := line[i+1:]
+		if len(b) < 27 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[20] != ' ' || b[26] != ']' {
+			continue
+		}
+		day, ok1 := digits(b[0:2])
+		month, ok2 := monthOf(b[3:])
+		year, ok3 := digits(b[7:11])
+		hour, minute, sec, ok4 := clock(b[12:])
+		loc, _, ok5 := zone(b[:26], 21)
+		if ok1 && ok2 && ok3 && ok4 && ok5 && valid(month, day, hour, minute, sec) {
+			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), i + 28, true
+		}
+	}
+	return time.Time{}, 0, false
+}
+
+// clock reads "15:04:05".
+func clock(b []byte) (h, m, s int, ok bool) {
+	if len(b) < 8 || b[2] != ':' || b[5] != ':' {
+		return 0, 0, 0, false
+	}
+	h, ok1 := digits(b[0:2])
+	m, ok2 := digits(b[3:5])
+	s, ok3 := digits(b[6:8])
+	return h, m, s, ok1 && ok2 && ok3
+}
+
+// fraction reads ".123456789" or ",123" at b[i:], returning nanoseconds
+// and the index after it.
+func fraction(b []byte, i int) (int, int) {
+	if i >= len(b) || (b[i] != '.' && b[i] != ',') {
+		return 0, i
+	}
+	j, nsec, scale := i+1, 0, 100000000
+	for j < len(b) && isDigit(b[j]) {
+		nsec += int(b[j]-'0') * scale
+		scale /= 10
+		j++
+	}
+	if j == i+1 {
+		return 0, i // a lone '.' or ',' is not a fraction
+	}
+	return nsec, j
+}
+
+// utcZone is returned for "Z" and "+00:00" so those times compare and
+// format like any other UTC time without a lookup.
+var utcZone = time.UTC
+
+// zone reads "Z", "+07:00" or "+0700" at b[i:]; nothing there means UTC.
+// A '+' or '-' that does not start a valid offset fails.
+func zone(b []byte, i int) (*time.Location, int, bool) {
+	if i >= len(b) {
+		return utcZone, i, true
+	}
+	switch b[i] {
+	case 'Z', 'z':
+		return utcZone, i + 1, true
+	case '+', '-':
+	default:
+		return utcZone, i, true
+	}
+	r := b[i+1:]
+	var h, m int
+	var ok1, ok2 bool
+	n := 0
+	switch {
+	case len(r) >= 5 && r[2] == ':':
+		h, ok1 = digits(r[0:2])
+		m, ok2 = digits(r[3:5])
+		n = 5
+	case len(r) >= 4:
+		h, ok1 = digits(r[0:2])
+		m, ok2 = digits(r[2:4])
+		n = 4
+	}
+	if !ok1 || !ok2 || h > 23 || m > 59 {
+		return nil, 0, false
+	}
+	off := h*3600 + m*60
+	if b[i] == '-' {
+		off = -off
+	}
+	if off == 0 {
+		return utcZone, i + 1 + n, true
+	}
+	return fixedZone(off), i + 1 + n, true
+}
+
+// fixedZone returns a location for an offset in seconds; the usual
+// offsets (whole quarter hours) are made once, so no line allocates one.
+func fixedZone(off int) *time.Location {
+	if off%900 == 0 && off >= -14*3600 && off <= 14*3600 {
+		return quarterZones[off/900+56]
+	}
+	return time.FixedZone("", off)
+}
+
+var quarterZones = func() []*time.Location {
+	z := make([]*time.Location, 113)
+	for i := range z {
+		z[i] = time.FixedZone("", (i-56)*900)
+	}
+	return z
+}()
+
+func monthOf(b []byte) (int, bool) {
+	if len(b) < 3 {
+		return 0, false
+	}
+	key := uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
+	switch key {
+	case 'J'<<16 | 'a'<<8 | 'n':
+		return 1, true
+	case 'F'<<16 | 'e'<<8 | 'b':
+		return 2, true
+	case 'M'<<16 | 'a'<<8 | 'r':
+		return 3, true
+	case 'A'<<16 | 'p'<<8 | 'r':
+		return 4, true
+	case 'M'<<16 | 'a'<<8 | 'y':
+		return 5, true
+	case 'J'<<16 | 'u'<<8 | 'n':
+		return 6, true
+	case 'J'<<16 | 'u'<<8 | 'l':
+		return 7, true
+	case 'A'<<16 | 'u'<<8 | 'g':
+		return 8, true
+	case 'S'<<16 | 'e'<<8 | 'p':
+		return 9, true
+	case 'O'<<16 | 'c'<<8 | 't':
+		return 10, true
+	case 'N'<<16 | 'o'<<8 | 'v':
+		return 11, true
+	case 'D'<<16 | 'e'<<8 | 'c':
+		return 12, true
+	}
+	return 0, false
+}
+
+func valid(month, day, hour, minute, sec int) bool {
+	return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && sec <= 60
+}
+
+// digits reads b as a decimal number; every byte must be a digit.
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// leadingInt reads up to max digits at the start of b.
+func leadingInt(b []byte, max int) (int, int) {
+	n, i := 0, 0
+	for i < len(b) && i < max && isDigit(b[i]) {
+		n = n*10 + int(b[i]-'0')
+		i++
+	}
+	return n, i
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }

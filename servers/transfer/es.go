@@ -1,0 +1,220 @@
+package transfer
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/sirupsen/logrus"
+
+	"brun/base/config"
+)
+
+// Template names and priorities. Priorities are above the 100 of
+// Elasticsearch's built-in logs-*-* and metrics-*-* templates, so an index
+// such as "logs-app-2026.01.02" is a plain index and not a data stream;
+// the dead-letter template outranks brun's, whose pattern also matches
+// deadletter-YYYY.MM.DD.
+const (
+	templateName           = "brun"
+	templatePriority       = 500
+	deadLetterTemplateName = "brun-deadletter"
+	deadLetterPriority     = 501
+)
+
+// newES returns the Elasticsearch client for es.endpoints, with
+// es.username/password or es.apikey, es.tls.ca and
+// es.tls.insecureSkipVerify. The client does not retry: the writers retry
+// item by item, with backoff.
+func newES(c config.ES) (*elasticsearch.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.MaxIdleConnsPerHost = c.Nums + 2
+	tr.ResponseHeaderTimeout = bulkTimeout
+	if c.TLS.CA != "" || c.TLS.InsecureSkipVerify {
+		tc := &tls.Config{InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+		if c.TLS.CA != "" {
+			pem, err := os.ReadFile(c.TLS.CA)
+			if err != nil {
+				return nil, fmt.Errorf("es.tls.ca: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("es.tls.ca: %s holds no PEM certificate", c.TLS.CA)
+			}
+		}
+		tr.TLSClientConfig = tc
+	}
+	ec := elasticsearch.Config{
+		Addresses:    c.Endpoints,
+		Transport:    tr,
+		DisableRetry: true,
+	}
+	if c.APIKey != "" {
+		ec.APIKey = c.APIKey
+	} else {
+		ec.Username, ec.Password = c.Username, c.Password
+	}
+	es, err := elasticsearch.NewClient(ec)
+	if err != nil {
+		return nil, fmt.Errorf("es.endpoints: %w", err)
+	}
+	return es, nil
+}
+
+// setupES waits until Elasticsearch answers _cluster/health with yellow
+// or green (GET / is not used: some distributions refuse it), then
+// installs brun's index templates. It retries, with backoff, until that
+// works or ctx ends; it returns ctx's error only.
+func setupES(ctx context.Context, es *elasticsearch.Client, c config.ES, pattern *indexPattern, log *logrus.Entry) error {
+	backoff := 500 * time.Millisecond
+	var last string
+	for {
+		err := ready(ctx, es)
+		if err == nil {
+			err = putTemplate(ctx, es, templateName, brunTemplate(c, pattern))
+		}
+		if err == nil {
+			err = putTemplate(ctx, es, deadLetterTemplateName, deadLetterTemplate(c))
+		}
+		if err == nil {
+			log.WithField("pattern", pattern.wildcard()).Info("elasticsearch ready; index templates installed")
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err.Error() != last {
+			log.Warnf("es.endpoints: elasticsearch not ready, retrying: %v", err)
+			last = err.Error()
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+func ready(ctx context.Context, es *elasticsearch.Client) error {
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := es.Cluster.Health(es.Cluster.Health.WithContext(rctx),
+		es.Cluster.Health.WithWaitForStatus("yellow"), es.Cluster.Health.WithTimeout(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("_cluster/health: %w", err)
+	}
+	return check("_cluster/health", res)
+}
+
+func putTemplate(ctx context.Context, es *elasticsearch.Client, name string, body []byte) error {
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := es.Indices.PutIndexTemplate(name, strings.NewReader(string(body)), es.Indices.PutIndexTemplate.WithContext(rctx))
+	if err != nil {
+		return fmt.Errorf("index template %s: %w", name, err)
+	}
+	return check("index template "+name, res)
+}
+
+// check closes res and turns a non-2xx answer into an error naming what.
+func check(what string, res *esapi.Response) error {
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	if res.IsError() {
+		return fmt.Errorf("%s: %s: %.500s", what, res.Status(), body)
+	}
+	return nil
+}
+
+// settings are the index settings of both templates, from [es].
+func settings(c config.ES, shards int) map[string]any {
+	return map[string]any{
+		"number_of_shards":   shards,
+		"number_of_replicas": c.Replicas,
+		"refresh_interval":   c.Refresh,
+	}
+}
+
+type props = map[string]any
+
+func field(typ string) props { return props{"type": typ} }
+
+func object(fields props) props { return props{"properties": fields} }
+
+// brunTemplate is the composable index template of brun's indices: ECS
+// types for the fields the agent writes and the transfer adds; any other
+// string field (a job's parsed "json" fields among them) becomes a
+// keyword, as ECS does, rather than text plus keyword.
+func brunTemplate(c config.ES, pattern *indexPattern) []byte {
+	unindexed := props{"type": "keyword", "index": false, "doc_values": false}
+	t := props{
+		"index_patterns": []string{pattern.wildcard()},
+		"priority":       templatePriority,
+		"_meta":          props{"managed_by": "brun", "es.index": pattern.src},
+		"template": props{
+			"settings": settings(c, c.Shards),
+			"mappings": props{
+				"dynamic_templates": []props{{"strings_as_keyword": props{
+					"match_mapping_type": "string",
+					"mapping":            props{"type": "keyword", "ignore_above": 1024},
+				}}},
+				"properties": props{
+					"@timestamp": field("date"),
+					"message":    field("text"),
+					"host":       object(props{"name": field("keyword")}),
+					"agent":      object(props{"id": field("keyword")}),
+					"log": object(props{
+						"file":   object(props{"path": field("keyword")}),
+						"level":  field("keyword"),
+						"offset": field("long"),
+						"flags":  field("keyword"),
+					}),
+					"event": object(props{
+						"id":       field("keyword"),
+						"created":  field("date"),
+						"original": unindexed,
+					}),
+				},
+			},
+		},
+	}
+	b, _ := json.Marshal(t)
+	return b
+}
+
+// deadLetterTemplate maps the dead-letter documents (see toDeadLetter).
+func deadLetterTemplate(c config.ES) []byte {
+	t := props{
+		"index_patterns": []string{"deadletter-*"},
+		"priority":       deadLetterPriority,
+		"_meta":          props{"managed_by": "brun"},
+		"template": props{
+			"settings": settings(c, 1),
+			"mappings": props{
+				"dynamic": false,
+				"properties": props{
+					"@timestamp": field("date"),
+					"message":    field("text"),
+					"event":      object(props{"original": props{"type": "keyword", "index": false, "doc_values": false}}),
+					"error":      object(props{"type": field("keyword"), "message": field("text")}),
+					"kafka":      object(props{"topic": field("keyword"), "partition": field("integer"), "offset": field("long")}),
+					"brun":       object(props{"index": field("keyword"), "original_bytes": field("long")}),
+				},
+			},
+		},
+	}
+	b, _ := json.Marshal(t)
+	return b
+}

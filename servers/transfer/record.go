@@ -1,0 +1,233 @@
+package transfer
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+)
+
+// span is the [s, e) range of a JSON value inside a record; s < 0 when the
+// value is absent.
+type span struct{ s, e int }
+
+var none = span{-1, -1}
+
+func (p span) ok() bool { return p.s >= 0 }
+
+// record is what the transfer needs to know about a Kafka record that is a
+// JSON object, found in one pass without decoding it: where the top-level
+// @timestamp, message, log and event values are, the event.id, and
+// whether the record already has a level, a creation time or parsed JSON
+// fields (a "json" object, which is kept as it is).
+type record struct {
+	b          []byte
+	open, end  int  // index of the opening '{' and of the closing '}'
+	ts, msg    span // @timestamp and message values, quotes included
+	log, event span // the log and event objects
+	id         span // event.id, quotes included
+	hasJSON    bool // a top-level "json" field
+	hasLevel   bool // log.level, nested or dotted
+	hasCreated bool // event.created, nested or dotted
+}
+
+// parseRecord scans b; ok is false when b is not one JSON object, as for
+// records brun did not produce. It checks structure (strings, nesting),
+// not every literal: Elasticsearch refuses what slips through, and the
+// record goes to the dead-letter index.
+func parseRecord(b []byte) (r record, ok bool) {
+	r = record{b: b, ts: none, msg: none, log: none, event: none, id: none}
+	r.open = skipWS(b, 0)
+	if r.open >= len(b) || b[r.open] != '{' {
+		return r, false
+	}
+	end, ok := eachKey(b, r.open, func(k []byte, v span) {
+		switch string(k) {
+		case "@timestamp":
+			if b[v.s] == '"' {
+				r.ts = v
+			}
+		case "message":
+			if b[v.s] == '"' {
+				r.msg = v
+			}
+		case "json":
+			r.hasJSON = true
+		case "log.level":
+			r.hasLevel = true
+		case "event.created":
+			r.hasCreated = true
+		case "event.id":
+			if b[v.s] == '"' {
+				r.id = v
+			}
+		case "log":
+			if b[v.s] == '{' {
+				r.log = v
+				eachKey(b, v.s, func(k []byte, _ span) {
+					if string(k) == "level" {
+						r.hasLevel = true
+					}
+				})
+			}
+		case "event":
+			if b[v.s] == '{' {
+				r.event = v
+				eachKey(b, v.s, func(k []byte, v span) {
+					switch string(k) {
+					case "id":
+						if b[v.s] == '"' {
+							r.id = v
+						}
+					case "created":
+						r.hasCreated = true
+					}
+				})
+			}
+		}
+	})
+	if !ok || skipWS(b, end+1) != len(b) {
+		return r, false
+	}
+	r.end = end
+	return r, true
+}
+
+// eachKey calls fn for every key of the object opening at b[open] with the
+// span of its value, and returns the index of the closing '}'.
+func eachKey(b []byte, open int, fn func(key []byte, val span)) (int, bool) {
+	i := skipWS(b, open+1)
+	if i < len(b) && b[i] == '}' {
+		return i, true
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return 0, false
+		}
+		ke := skipString(b, i)
+		if ke < 0 {
+			return 0, false
+		}
+		key := b[i+1 : ke-1]
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		vs := skipWS(b, i+1)
+		ve := skipValue(b, vs)
+		if ve < 0 {
+			return 0, false
+		}
+		fn(key, span{vs, ve})
+		i = skipWS(b, ve)
+		if i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case '}':
+			return i, true
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// skipValue returns the index just past the value starting at b[i], or -1.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				if i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	default: // number, true, false, null
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isWS(b[j]) {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+}
+
+// skipString returns the index just past the string opening at b[i], or -1.
+// It jumps from quote to quote (IndexByte is vectorized) and counts the
+// backslashes before each: an even number means the quote ends the string.
+func skipString(b []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1
+		}
+		j++
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && isWS(b[i]) {
+		i++
+	}
+	return i
+}
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// appendTime appends t in UTC as event.TimeLayout does
+// ("2006-01-02T15:04:05.000Z"), without time.Format's cost.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+	}
+	dst = append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
+	dst = append2(dst, int(mo), '-')
+	dst = append2(dst, d, 'T')
+	dst = append2(dst, h, ':')
+	dst = append2(dst, mi, ':')
+	dst = append2(dst, s, '.')
+	return append(dst, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
+func append2(dst []byte, v int, sep byte) []byte {
+	return append(dst, byte('0'+v/10), byte('0'+v%10), sep)
+}
+
+// appendInt is strconv.AppendInt for the partition and offset.
+func appendInt(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10) }
