@@ -41,12 +41,15 @@ bench-agent: build ## agent benchmark: files to the local Kafka
 	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench 'AgentToKafka|SaramaAlone' -benchtime 1x -timeout 30m ./servers/agent ./servers/collector ; rc=$$?; \
 	$(STACK) down --started-file $$started; exit $$rc
 
-bench: bench-agent ## every benchmark
+bench: bench-agent bench-transfer ## every benchmark
 
 # bench-transfer: the transfer (bin/brun) against a plain bulk loader, same
 # Elasticsearch, same run; 1,000,000 documents (BRUN_BENCH_DOCS to change).
-bench-transfer: build ## transfer docs/s and CPU beside a plain bulk loader (needs make stack-up)
-	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench TransferVsBulkLoader -benchtime 1x -timeout 20m -v ./servers/transfer/ 2>&1 | grep -v 'level='
+bench-transfer: build ## transfer docs/s and CPU beside a plain bulk loader
+	@started=$$(mktemp); \
+	$(STACK) up --started-file $$started || { $(STACK) down --started-file $$started; exit 1; }; \
+	set -o pipefail; BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench TransferVsBulkLoader -benchtime 1x -timeout 20m -v ./servers/transfer/ 2>&1 | { grep -v 'level=' || true; }; rc=$$?; \
+	$(STACK) down --started-file $$started; exit $$rc
 
 stack-up: ## install (once) and start etcd, Kafka, Elasticsearch on 127.0.0.1
 	$(STACK) up
