@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -181,21 +180,25 @@ func (h *harvester) follow(ctx context.Context) error {
 // A harvester that fell behind (Kafka down) may have missed several
 // truncations. The copy of the content it was reading is found by its
 // fingerprint; copies made after it (newer modification time, same name
-// prefix) hold the contents it missed entirely, and are read in that order,
-// each as a new generation of the file.
+// prefix) hold the contents it missed entirely. They are read one at a
+// time, oldest first, each as a new generation of the file, looking again
+// after each one, since more may be made while the harvester waits.
 func (h *harvester) truncated(ctx context.Context, lr *lineReader) bool {
-	for i, cp := range h.copies(lr.start) {
-		from := lr.start
-		if i > 0 {
-			h.restart()
-			from = 0
-		}
-		h.t.log.Infof("reading %s's old content from its rotated copy %s (from offset %d)", h.path, cp, from)
-		if !h.drainCopy(ctx, cp, from) {
+	cp, ok := h.matchingCopy(lr.start)
+	seen := map[fileKey]bool{}
+	from := lr.start
+	for ok {
+		seen[cp.key] = true
+		h.t.log.Infof("reading %s's old content from its rotated copy %s (from offset %d)", h.path, cp.path, from)
+		if !h.drainCopy(ctx, cp.path, from) {
 			return false
 		}
 		if h.ml != nil && !h.ml.flush(h.emitter(ctx)) {
 			return false
+		}
+		if cp, ok = h.nextCopy(cp.mtime, seen); ok {
+			h.restart()
+			from = 0
 		}
 	}
 	if h.ml != nil && !h.ml.flush(h.emitter(ctx)) {
@@ -215,24 +218,22 @@ func (h *harvester) restart() {
 	h.newStream(pos, gen)
 }
 
-// copies returns the rotated copies to read after a truncation: first the
-// one holding the content being read (same fingerprint, longer than from),
-// then every later copy by modification time. None when no copy matches.
-func (h *harvester) copies(from int64) []string {
-	if h.fpLen == 0 {
-		return nil // too short to recognise a copy of
-	}
+// rotatedCopy is a file beside the harvester's whose name starts with the
+// file's name: a candidate rotated copy.
+type rotatedCopy struct {
+	path  string
+	key   fileKey
+	size  int64
+	mtime time.Time
+}
+
+func (h *harvester) rotatedCopies() []rotatedCopy {
 	dir, base := filepath.Split(h.path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
-	type cand struct {
-		path  string
-		mtime time.Time
-	}
-	var cands []cand
-	matched := -1
+	var out []rotatedCopy
 	for _, e := range entries {
 		name := e.Name()
 		if name == base || !strings.HasPrefix(name, base) || !e.Type().IsRegular() {
@@ -243,33 +244,48 @@ func (h *harvester) copies(from int64) []string {
 		if err != nil {
 			continue
 		}
-		cands = append(cands, cand{p, fi.ModTime()})
-		if matched >= 0 || fi.Size() <= from {
-			continue
-		}
-		if f, err := os.Open(p); err == nil {
-			if fp, ok := fingerprint(f, h.fpLen); ok && fp == h.fp {
-				matched = len(cands) - 1
-			}
-			f.Close()
-		}
-	}
-	if matched < 0 {
-		return nil
-	}
-	first := cands[matched]
-	out := []string{first.path}
-	var later []cand
-	for i, c := range cands {
-		if i != matched && c.mtime.After(first.mtime) {
-			later = append(later, c)
-		}
-	}
-	sort.Slice(later, func(i, j int) bool { return later[i].mtime.Before(later[j].mtime) })
-	for _, c := range later {
-		out = append(out, c.path)
+		dev, ino := fileIdentity(fi)
+		out = append(out, rotatedCopy{path: p, key: fileKey{dev, ino}, size: fi.Size(), mtime: fi.ModTime()})
 	}
 	return out
+}
+
+// matchingCopy finds the copy holding the content being read: the same
+// fingerprint, and longer than from.
+func (h *harvester) matchingCopy(from int64) (rotatedCopy, bool) {
+	if h.fpLen == 0 {
+		return rotatedCopy{}, false // too short to recognise a copy of
+	}
+	for _, c := range h.rotatedCopies() {
+		if c.size <= from {
+			continue
+		}
+		f, err := os.Open(c.path)
+		if err != nil {
+			continue
+		}
+		fp, ok := fingerprint(f, h.fpLen)
+		f.Close()
+		if ok && fp == h.fp {
+			return c, true
+		}
+	}
+	return rotatedCopy{}, false
+}
+
+// nextCopy returns the oldest copy modified after since that was not read.
+func (h *harvester) nextCopy(since time.Time, seen map[fileKey]bool) (rotatedCopy, bool) {
+	var best rotatedCopy
+	found := false
+	for _, c := range h.rotatedCopies() {
+		if seen[c.key] || !c.mtime.After(since) {
+			continue
+		}
+		if !found || c.mtime.Before(best.mtime) {
+			best, found = c, true
+		}
+	}
+	return best, found
 }
 
 func (h *harvester) drainCopy(ctx context.Context, path string, from int64) bool {
