@@ -80,17 +80,22 @@ level = info
 	}
 	doc := hits.Hits.Hits[0]
 	src := doc.Source
-	wantIndex := topic + "-" + time.Now().UTC().Format("2006.01.02")
+	// The line's own time becomes @timestamp and names the index; the
+	// time it was read is kept in event.created.
+	wantIndex := topic + "-" + lineDay
 	if doc.Index != wantIndex {
 		t.Errorf("index %q, want %q", doc.Index, wantIndex)
 	}
 	if src["message"] != line(42) {
 		t.Errorf("message %q, want %q", src["message"], line(42))
 	}
-	if ts, _ := src["@timestamp"].(string); ts == "" {
-		t.Errorf("no @timestamp in %v", src)
+	if ts := field(src, "@timestamp"); ts != lineTime {
+		t.Errorf("@timestamp %v, want the line's time %s", ts, lineTime)
+	}
+	if ts, _ := field(src, "event.created").(string); ts == "" {
+		t.Errorf("no event.created in %v", src)
 	} else if _, err := time.Parse(time.RFC3339, ts); err != nil {
-		t.Errorf("@timestamp %q: %v", ts, err)
+		t.Errorf("event.created %q: %v", ts, err)
 	}
 	hostName, _ := os.Hostname()
 	checks := map[string]any{
@@ -119,6 +124,12 @@ level = info
 
 	p.Stop(30 * time.Second)
 }
+
+// Every test line carries this time, so the index it lands in is fixed.
+const (
+	lineTime = "2026-11-25T04:05:06.789Z"
+	lineDay  = "2026.11.25"
+)
 
 func line(seq int) string {
 	return fmt.Sprintf("2026-11-25 04:05:06,789 INFO [main] request handled seq=%06d", seq)
