@@ -13,8 +13,11 @@ help: ## list the targets
 build: ## build bin/brun
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/brun ./brun
 
-run: build stack-up ## build, start the local stack, run bin/brun -c conf/brun.ini
-	./bin/brun -c conf/brun.ini
+# run: as shipped, conf/brun.ini needs no server (embedded etcd, in-process
+# hand-off, local files); CONF=conf/stack.ini runs against `make stack-up`.
+CONF ?= conf/brun.ini
+run: build ## build and run bin/brun -c conf/brun.ini (CONF=conf/stack.ini: the stack-up servers)
+	./bin/brun -c $(CONF)
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...

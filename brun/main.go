@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -27,8 +28,15 @@ import (
 	"brun/base/version"
 	"brun/servers/agent"
 	"brun/servers/console"
+	"brun/servers/demo"
+	"brun/servers/handoff"
 	"brun/servers/transfer"
 )
+
+// handoffSize bounds the in-process queue from agent to transfer (besides
+// the agent's own kafka.chanMsgSize channel and the transfer's
+// es.chanSize one).
+const handoffSize = 4096
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -77,6 +85,14 @@ func run(args []string) int {
 	}
 	defer closer.Close()
 
+	if cfg.Log.Dir != "" {
+		// The log file has everything; the terminal says where it is.
+		fmt.Fprintf(os.Stderr, "brun %s: logging to %s\n", version.Version, filepath.Join(cfg.Log.Dir, cfg.LogFileName()+".log"))
+	}
+	if cfg.HasRole(config.RoleConsole) {
+		fmt.Fprintf(os.Stderr, "brun %s: console on http://%s/\n", version.Version, cfg.Console.Listen)
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -99,22 +115,44 @@ func run(args []string) int {
 }
 
 // runRoles starts every configured role and waits for all of them. When
-// one fails, the others are stopped.
+// one fails, the others are stopped. Where no servers are configured it
+// stands in for them first: an embedded etcd (etcd.endpoints empty), the
+// in-process queue from agent to transfer (kafka.endpoints empty); the
+// transfer itself writes local files when es.endpoints is empty.
 func runRoles(parent context.Context, cfg *config.Config) error {
 	log := logging.For("main")
 	log.WithField("roles", cfg.Brun.Roles).Infof("brun %s starting with %s", version.Version, cfg.Path)
+	if cfg.EmbeddedEtcd() {
+		m, err := etcdx.StartEmbedded(cfg.EmbeddedEtcdDir(), cfg.Etcd.EmbedListen)
+		if err != nil {
+			return err
+		}
+		defer m.Close() // after the client and the roles: deferred first
+		cfg.Etcd.Endpoints = []string{m.Endpoint}
+		log.WithField("dir", m.Dir).Infof("etcd.endpoints is empty: embedded etcd serving on %s (etcdctl --endpoints=%s get --prefix %s)",
+			m.Endpoint, m.Endpoint, cfg.Etcd.Prefix)
+	}
 	cli, err := etcdx.New(cfg.Etcd)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
 
+	var q *handoff.Queue
+	if cfg.InProcessKafka() && cfg.HasRole(config.RoleAgent) {
+		q = handoff.New(handoffSize)
+	}
+
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	roles := map[string]func(context.Context, *config.Config, *clientv3.Client) error{
-		config.RoleAgent:    agent.Run,
-		config.RoleTransfer: transfer.Run,
-		config.RoleConsole:  console.Run,
+		config.RoleAgent: func(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
+			return agent.Run(ctx, cfg, cli, q)
+		},
+		config.RoleTransfer: func(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
+			return transfer.Run(ctx, cfg, cli, q)
+		},
+		config.RoleConsole: console.Run,
 	}
 	var wg sync.WaitGroup
 	if !cfg.HasRole(config.RoleConsole) {
@@ -129,6 +167,13 @@ func runRoles(parent context.Context, cfg *config.Config) error {
 			}
 		}()
 		defer func() { cancel(); <-ops }()
+	}
+	if cfg.Demo.Path != "" && cfg.HasRole(config.RoleAgent) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			demo.Run(ctx, cfg, cli)
+		}()
 	}
 	errs := make([]error, len(cfg.Brun.Roles))
 	for i, name := range cfg.Brun.Roles {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -29,6 +30,7 @@ type Config struct {
 	Transfer Transfer
 	Console  Console
 	Log      Log
+	Demo     Demo
 }
 
 // Brun holds process-wide settings.
@@ -49,6 +51,7 @@ type Etcd struct {
 	Endpoints   []string      // etcd.endpoints
 	DialTimeout time.Duration // etcd.dialTimeout: a bare number is milliseconds
 	Prefix      string        // etcd.prefix: every brun key starts with it; ends with "/"
+	EmbedListen string        // etcd.embed.listen: client address of the embedded etcd (endpoints empty)
 	Username    string        // etcd.username
 	Password    string        // etcd.password
 	TLS         TLS           // etcd.tls.*
@@ -95,6 +98,7 @@ type ES struct {
 	Password      string        // es.password
 	APIKey        string        // es.apikey: base64 id:key; overrides username/password
 	TLS           TLS           // es.tls.ca, es.tls.insecureSkipVerify (https:// endpoints)
+	LocalKeep     time.Duration // es.local.keep: how long local files are kept (endpoints empty)
 }
 
 // Transfer holds settings of the transfer role.
@@ -119,6 +123,13 @@ type Log struct {
 	EnableLineLog bool          // log.enableLineLog: add the caller's file:line
 }
 
+// Demo is the demo log brun writes for a first run: [demo].
+type Demo struct {
+	Path  string // demo.path: the file brun appends demo lines to; empty: no demo
+	Rate  int    // demo.rate: lines per second
+	Topic string // demo.topic: topic of the demo job
+}
+
 // Default returns the configuration used for every key the file leaves out.
 func Default() Config {
 	return Config{
@@ -130,6 +141,7 @@ func Default() Config {
 		Etcd: Etcd{
 			DialTimeout: 5 * time.Second,
 			Prefix:      "/logagent/",
+			EmbedListen: "127.0.0.1:2379",
 		},
 		Kafka: Kafka{
 			ChanMsgSize: 100000,
@@ -148,6 +160,7 @@ func Default() Config {
 			Shards:        1,
 			Replicas:      1,
 			Refresh:       "1s",
+			LocalKeep:     7 * 24 * time.Hour,
 		},
 		Transfer: Transfer{
 			Group: "brun-transfer",
@@ -162,6 +175,10 @@ func Default() Config {
 			RotationTime: 24 * time.Hour,
 			Level:        "info",
 		},
+		Demo: Demo{
+			Rate:  10,
+			Topic: "demo",
+		},
 	}
 }
 
@@ -174,6 +191,25 @@ func (c *Config) HasRole(role string) bool {
 	}
 	return false
 }
+
+// EmbeddedEtcd reports whether brun runs etcd itself: etcd.endpoints is
+// empty.
+func (c *Config) EmbeddedEtcd() bool { return len(c.Etcd.Endpoints) == 0 }
+
+// InProcessKafka reports whether the agent hands its events to the
+// transfer in this process instead of Kafka: kafka.endpoints is empty.
+func (c *Config) InProcessKafka() bool { return len(c.Kafka.Endpoints) == 0 }
+
+// LocalES reports whether the transfer writes NDJSON files under
+// LocalESDir instead of Elasticsearch: es.endpoints is empty.
+func (c *Config) LocalES() bool { return len(c.ES.Endpoints) == 0 }
+
+// LocalESDir is where the transfer keeps its documents when es.endpoints
+// is empty, and where the console reads them.
+func (c *Config) LocalESDir() string { return filepath.Join(c.Brun.DataDir, "es") }
+
+// EmbeddedEtcdDir is the data directory of the embedded etcd.
+func (c *Config) EmbeddedEtcdDir() string { return filepath.Join(c.Brun.DataDir, "etcd") }
 
 // ClientConfig builds the crypto/tls configuration these settings describe,
 // reading the CA and key files. It returns nil when TLS is off.

@@ -43,11 +43,12 @@ var keys = map[string]map[string]setter{
 		"allow": func(c *Config, v string) error { c.Agent.Allow = splitList(v); return nil },
 	},
 	"etcd": {
-		"endpoints":   func(c *Config, v string) error { c.Etcd.Endpoints = splitList(v); return nil },
-		"dialTimeout": durationMS(func(c *Config) *time.Duration { return &c.Etcd.DialTimeout }),
-		"prefix":      func(c *Config, v string) error { c.Etcd.Prefix = v; return nil },
-		"username":    func(c *Config, v string) error { c.Etcd.Username = v; return nil },
-		"password":    func(c *Config, v string) error { c.Etcd.Password = v; return nil },
+		"endpoints":    func(c *Config, v string) error { c.Etcd.Endpoints = splitList(v); return nil },
+		"dialTimeout":  durationMS(func(c *Config) *time.Duration { return &c.Etcd.DialTimeout }),
+		"prefix":       func(c *Config, v string) error { c.Etcd.Prefix = v; return nil },
+		"embed.listen": func(c *Config, v string) error { c.Etcd.EmbedListen = v; return nil },
+		"username":     func(c *Config, v string) error { c.Etcd.Username = v; return nil },
+		"password":     func(c *Config, v string) error { c.Etcd.Password = v; return nil },
 	},
 	"kafka": {
 		"endpoints":      func(c *Config, v string) error { c.Kafka.Endpoints = splitList(v); return nil },
@@ -74,6 +75,7 @@ var keys = map[string]map[string]setter{
 		"username":       func(c *Config, v string) error { c.ES.Username = v; return nil },
 		"password":       func(c *Config, v string) error { c.ES.Password = v; return nil },
 		"apikey":         func(c *Config, v string) error { c.ES.APIKey = v; return nil },
+		"local.keep":     duration(func(c *Config) *time.Duration { return &c.ES.LocalKeep }),
 	},
 	"transfer": {
 		"topics": func(c *Config, v string) error { c.Transfer.Topics = splitList(v); return nil },
@@ -82,6 +84,11 @@ var keys = map[string]map[string]setter{
 	"console": {
 		"listen": func(c *Config, v string) error { c.Console.Listen = v; return nil },
 		"token":  func(c *Config, v string) error { c.Console.Token = v; return nil },
+	},
+	"demo": {
+		"path":  func(c *Config, v string) error { c.Demo.Path = v; return nil },
+		"rate":  positiveInt(func(c *Config) *int { return &c.Demo.Rate }),
+		"topic": func(c *Config, v string) error { c.Demo.Topic = v; return nil },
 	},
 	"log": {
 		"dir":           func(c *Config, v string) error { c.Log.Dir = v; return nil },

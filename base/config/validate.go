@@ -59,8 +59,14 @@ func (c *Config) Validate() error {
 		bad("agent.id", c.Agent.ID, "must not contain '/' or spaces (it is an etcd key segment)")
 	}
 
-	if len(c.Etcd.Endpoints) == 0 {
-		bad("etcd.endpoints", "", "is required: list etcd's host:port addresses")
+	if c.EmbeddedEtcd() {
+		// The embedded etcd has no authentication: it must not be reachable
+		// from other hosts.
+		if err := checkHostPort(c.Etcd.EmbedListen, false); err != nil {
+			bad("etcd.embed.listen", c.Etcd.EmbedListen, err.Error())
+		} else if !IsLoopback(c.Etcd.EmbedListen) {
+			bad("etcd.embed.listen", c.Etcd.EmbedListen, "must be a loopback address (127.0.0.1:port): the embedded etcd has no authentication; for other hosts run an etcd cluster and set etcd.endpoints")
+		}
 	}
 	for _, e := range c.Etcd.Endpoints {
 		if err := checkHostPort(e, true); err != nil {
@@ -71,9 +77,10 @@ func (c *Config) Validate() error {
 		bad("etcd.prefix", c.Etcd.Prefix, "must start and end with '/'")
 	}
 
-	needKafka := c.HasRole(RoleAgent) || c.HasRole(RoleTransfer)
-	if needKafka && len(c.Kafka.Endpoints) == 0 {
-		bad("kafka.endpoints", "", "is required by the agent and transfer roles: list the brokers' host:port addresses")
+	// Without Kafka the agent hands its events to the transfer in this
+	// process, so one runs only with the other.
+	if c.InProcessKafka() && c.HasRole(RoleAgent) != c.HasRole(RoleTransfer) {
+		bad("kafka.endpoints", "", "is empty, so the agent hands its events to the transfer in this process: brun.roles must hold both agent and transfer, or list the brokers' host:port addresses")
 	}
 	for _, e := range c.Kafka.Endpoints {
 		if err := checkHostPort(e, false); err != nil {
@@ -81,9 +88,6 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	if c.HasRole(RoleTransfer) && len(c.ES.Endpoints) == 0 {
-		bad("es.endpoints", "", "is required by the transfer role: list Elasticsearch URLs such as http://127.0.0.1:9200")
-	}
 	for _, e := range c.ES.Endpoints {
 		u, err := url.Parse(e)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -150,6 +154,17 @@ func (c *Config) Validate() error {
 	checkTLS("kafka", c.Kafka.TLS)
 	checkTLS("es", c.ES.TLS)
 
+	if c.Demo.Path != "" {
+		abs, err := filepath.Abs(c.Demo.Path)
+		if err != nil {
+			bad("demo.path", c.Demo.Path, "can't be made absolute: "+err.Error())
+		}
+		c.Demo.Path = abs
+	}
+	if !ValidTopic(c.Demo.Topic) {
+		bad("demo.topic", c.Demo.Topic, "is not a valid Kafka topic name ([a-zA-Z0-9._-], at most 249)")
+	}
+
 	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
 		bad("log.level", c.Log.Level, "is not one of trace, debug, info, warn, error, fatal")
 	}
@@ -174,6 +189,20 @@ func checkHostPort(s string, allowScheme bool) error {
 		return errors.New("is not host:port")
 	}
 	return nil
+}
+
+// IsLoopback reports whether the host of a host:port address is a loopback
+// address or "localhost".
+func IsLoopback(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // LocalIP returns the host's primary non-loopback IPv4 address, the agent's

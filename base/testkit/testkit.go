@@ -47,7 +47,13 @@ func Unique(prefix string) string {
 // output; a failure fails t.
 func Etcdctl(t testing.TB, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("etcdctl", append([]string{"--endpoints=" + EtcdAddr}, args...)...)
+	return EtcdctlAt(t, EtcdAddr, args...)
+}
+
+// EtcdctlAt runs etcdctl (v3 API) against the etcd at endpoint.
+func EtcdctlAt(t testing.TB, endpoint string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("etcdctl", append([]string{"--endpoints=" + endpoint}, args...)...)
 	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -91,6 +97,17 @@ func ESCount(t testing.TB, pattern string) int {
 	}
 	ES(t, "GET", "/"+pattern+"/_count?allow_no_indices=true&ignore_unavailable=true", "", &r)
 	return r.Count
+}
+
+// FreeAddr returns a 127.0.0.1:port address nothing listens on now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // WaitFor polls cond every 250 ms until it returns true or timeout passes,

@@ -14,20 +14,27 @@ import (
 	"brun/base/logging"
 	"brun/base/version"
 	"brun/servers/collector"
+	"brun/servers/handoff"
 	"brun/servers/job"
 	"brun/servers/scheduler"
 )
 
 // Run runs the agent role until ctx ends, then stops the tail jobs, drains
-// the producer and saves the offsets before it returns.
-func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
+// the producer and saves the offsets before it returns. With q
+// (kafka.endpoints empty) events go to the transfer of this process
+// through q instead of Kafka; q is closed when Run returns.
+func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *handoff.Queue) error {
 	log := logging.For("agent")
+	if q != nil {
+		defer q.Close() // also when the agent fails to start: the transfer waits for it
+	}
 	col, err := collector.New(collector.Config{
 		AgentID:     cfg.Agent.ID,
 		DataDir:     cfg.Brun.DataDir,
 		ChanMsgSize: cfg.Kafka.ChanMsgSize,
 		Allow:       cfg.Agent.Allow,
 		Producer:    collector.ProducerConfig{Kafka: cfg.Kafka, ClientID: "brun-agent-" + cfg.Agent.ID},
+		Handoff:     q,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"brun/base/logging"
+	"brun/servers/handoff"
 	"brun/servers/job"
 	"brun/servers/status"
 )
@@ -22,6 +23,19 @@ type Config struct {
 	ChanMsgSize int      // bound of the line channel between readers and producer
 	Allow       []string // agent.allow globs; empty allows every path
 	Producer    ProducerConfig
+	// Handoff, when not nil, replaces Kafka: records go to the transfer in
+	// this process (kafka.endpoints is empty) and Producer is not used.
+	Handoff *handoff.Queue
+}
+
+// sink takes records from the line channel to where they are stored, and
+// acks each once it is.
+type sink interface {
+	// run sends until ctx ends, then waits (bounded) until every record it
+	// handed on is acked or known lost, and returns. Records it never
+	// handed on stay unacked: they are read again from their file after
+	// a restart.
+	run(ctx context.Context)
 }
 
 // Collector owns the agent's data path: the offset registry, the bounded
@@ -32,7 +46,7 @@ type Collector struct {
 	host    string
 	reg     *Registry
 	lines   chan *Record
-	prod    *producer
+	sink    sink
 	allow   []string
 	log     *logrus.Entry
 }
@@ -46,18 +60,22 @@ func New(cfg Config) (*Collector, error) {
 	host, _ := os.Hostname()
 	lines := make(chan *Record, cfg.ChanMsgSize)
 	log := logging.For("collector")
+	var out sink = newProducer(cfg.Producer, lines, logging.For("producer"))
+	if cfg.Handoff != nil {
+		out = &handoffSink{in: lines, q: cfg.Handoff, log: logging.For("handoff")}
+	}
 	return &Collector{
 		agentID: cfg.AgentID,
 		host:    host,
 		reg:     reg,
 		lines:   lines,
-		prod:    newProducer(cfg.Producer, lines, logging.For("producer")),
+		sink:    out,
 		allow:   cfg.Allow,
 		log:     log,
 	}, nil
 }
 
-// Run sends lines to Kafka and saves acknowledged offsets every second
+// Run sends lines to Kafka (or hands them to the transfer) and saves acknowledged offsets every second
 // until ctx ends. Cancel ctx only after every job is stopped: Run then
 // drains the producer (so every record Kafka stored is acked) and saves the
 // offsets one last time before it returns.
@@ -80,7 +98,7 @@ func (c *Collector) Run(ctx context.Context) {
 			}
 		}
 	}()
-	c.prod.run(ctx)
+	c.sink.run(ctx)
 	stopFlush()
 	wg.Wait()
 	if err := c.reg.Flush(); err != nil {

@@ -50,7 +50,7 @@ func New(cfg *config.Config, cli *clientv3.Client) *Server {
 // every host's files. It returns an error when the address can't be
 // listened on; a clean shutdown returns nil.
 func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
-	if cfg.Console.Token == "" && !loopback(cfg.Console.Listen) {
+	if cfg.Console.Token == "" && !config.IsLoopback(cfg.Console.Listen) {
 		return fmt.Errorf("console.listen: %q is not a loopback address and console.token is empty; set a token or listen on 127.0.0.1", cfg.Console.Listen)
 	}
 	s := New(cfg, cli)
@@ -72,6 +72,7 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/agents/{agent}/jobs/{name}", s.getJob)
 	api("PUT /api/agents/{agent}/jobs/{name}", s.putJob)
 	api("DELETE /api/agents/{agent}/jobs/{name}", s.deleteJob)
+	api("GET /api/agents/{agent}/jobs/{name}/events", s.jobEvents)
 	api("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	})
@@ -142,16 +143,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
-}
-
-func loopback(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

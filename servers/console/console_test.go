@@ -60,8 +60,8 @@ func TestLoopback(t *testing.T) {
 		{"nonsense", false},
 	}
 	for _, c := range cases {
-		if got := loopback(c.listen); got != c.want {
-			t.Errorf("loopback(%q) = %v, want %v", c.listen, got, c.want)
+		if got := config.IsLoopback(c.listen); got != c.want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", c.listen, got, c.want)
 		}
 	}
 }

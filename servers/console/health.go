@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -91,8 +92,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // checksFor lists the dependencies of the roles cfg runs: etcd always
-// (every role reads it), Kafka for the agent and transfer roles,
-// Elasticsearch for the transfer role.
+// (every role reads it; embedded or not), Kafka for the agent and
+// transfer roles, Elasticsearch for the transfer role, unless brun stands
+// in for them (empty endpoints).
 func checksFor(cfg *config.Config, cli *clientv3.Client) []check {
 	cs := []check{{
 		name:   "etcd",
@@ -103,13 +105,13 @@ func checksFor(cfg *config.Config, cli *clientv3.Client) []check {
 			return err
 		},
 	}}
-	if cfg.HasRole(config.RoleAgent) || cfg.HasRole(config.RoleTransfer) {
+	if (cfg.HasRole(config.RoleAgent) || cfg.HasRole(config.RoleTransfer)) && !cfg.InProcessKafka() {
 		k := cfg.Kafka
 		cs = append(cs, check{name: "kafka", target: strings.Join(k.Endpoints, ","), probe: func(ctx context.Context) error {
 			return anyOf(ctx, k.Endpoints, func(ctx context.Context, addr string) error { return probeKafka(ctx, addr, k.TLS) })
 		}})
 	}
-	if cfg.HasRole(config.RoleTransfer) {
+	if cfg.HasRole(config.RoleTransfer) && !cfg.LocalES() {
 		e := cfg.ES
 		cs = append(cs, check{name: "elasticsearch", target: strings.Join(e.Endpoints, ","), probe: func(ctx context.Context) error {
 			return anyOf(ctx, e.Endpoints, func(ctx context.Context, url string) error { return probeES(ctx, url, e) })
@@ -166,10 +168,31 @@ func probeKafka(ctx context.Context, addr string, t config.TLS) error {
 // with 405; it does not wait for any cluster status (a red cluster is
 // reachable: the bulk writer reports per-document failures itself).
 func probeES(ctx context.Context, base string, e config.ES) error {
-	url := strings.TrimSuffix(base, "/") + "/_cluster/health"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	res, err := esDo(ctx, e, base, http.MethodGet, "/_cluster/health", nil)
 	if err != nil {
-		return fmt.Errorf("elasticsearch %s: %w", base, err)
+		return err
+	}
+	defer res.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("elasticsearch %s: GET /_cluster/health: %s", base, res.Status)
+	}
+	return nil
+}
+
+// esDo sends one request to the Elasticsearch at base with es.apikey or
+// es.username/password and es.tls.*; body, when not nil, is JSON.
+func esDo(ctx context.Context, e config.ES, base, method, path string, body []byte) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch %s: %w", base, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	switch {
 	case e.APIKey != "":
@@ -179,17 +202,12 @@ func probeES(ctx context.Context, base string, e config.ES) error {
 	}
 	tc, err := e.TLS.ClientConfig()
 	if err != nil {
-		return fmt.Errorf("es.%w", err)
+		return nil, fmt.Errorf("es.%w", err)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
 	res, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("elasticsearch %s: %w", base, err)
+		return nil, fmt.Errorf("elasticsearch %s: %w", base, err)
 	}
-	defer res.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("elasticsearch %s: GET /_cluster/health: %s", base, res.Status)
-	}
-	return nil
+	return res, nil
 }

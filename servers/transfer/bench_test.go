@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"brun/base/testkit"
+	"brun/servers/indexname"
 )
 
 // BenchmarkTransferVsBulkLoader measures, in one run against the local
@@ -82,7 +83,7 @@ type benchResult struct {
 // loader sends n documents, built as the transfer builds them, as
 // pre-built bulk bodies with workers concurrent senders.
 func loader(b *testing.B, topic string, n, workers, actions int) benchResult {
-	pat, _ := parseIndexPattern("{topic}-{yyyy.MM.dd}")
+	pat, _ := indexname.Parse("{topic}-{yyyy.MM.dd}")
 	p := newPartition(topic, 0, 0, pat, func(int64) {})
 	var bodies [][]byte
 	var body []byte

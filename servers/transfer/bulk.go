@@ -16,6 +16,7 @@ import (
 
 	"brun/base/config"
 	"brun/base/metrics"
+	"brun/servers/filestore"
 )
 
 const (
@@ -52,9 +53,12 @@ func newWriterConfig(c config.ES) writerConfig {
 
 // bulkWriter is one of es.nums workers: it batches documents from the
 // channel and writes them with _bulk until each is stored or, refused for
-// good, dead-lettered. It completes each document exactly once.
+// good, dead-lettered; or, when es.endpoints is empty, it is the only
+// worker and appends them to the local files (local.go). It completes
+// each document exactly once.
 type bulkWriter struct {
 	es    *elasticsearch.Client
+	store *filestore.Store // instead of es when es.endpoints is empty
 	in    <-chan *document
 	cfg   writerConfig
 	log   *logrus.Entry
@@ -149,6 +153,10 @@ func (w *bulkWriter) run(ctx context.Context) {
 // by their dead-letter copy, sent at once. While it retries, this worker
 // takes nothing new: the channel fills and consumption waits.
 func (w *bulkWriter) write(ctx context.Context, batch []*document) {
+	if w.store != nil {
+		w.writeLocal(ctx, batch)
+		return
+	}
 	pending := batch
 	backoff := w.cfg.minBackoff
 	for attempt := 1; len(pending) > 0; attempt++ {

@@ -18,6 +18,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"brun/base/logging"
+	"brun/servers/indexname"
 )
 
 // fakeES is an httptest stand-in for Elasticsearch's _bulk. item decides
@@ -120,7 +121,7 @@ func newHarness(t *testing.T, fake *fakeES, cfg writerConfig) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, fake: fake}
-	pat, _ := parseIndexPattern("{topic}-{yyyy.MM.dd}")
+	pat, _ := indexname.Parse("{topic}-{yyyy.MM.dd}")
 	h.p = newPartition("app", 0, 0, pat, func(off int64) {
 		h.mu.Lock()
 		h.marks = append(h.marks, off)

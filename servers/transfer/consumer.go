@@ -12,6 +12,7 @@ import (
 	"brun/base/config"
 	"brun/base/kafkax"
 	"brun/base/metrics"
+	"brun/servers/indexname"
 )
 
 const (
@@ -32,7 +33,7 @@ const (
 // whose contiguous watermark is the only offset ever marked.
 type handler struct {
 	out     chan<- *document
-	pattern *indexPattern
+	pattern *indexname.Pattern
 	log     *logrus.Entry
 
 	mu    sync.Mutex

@@ -10,6 +10,8 @@ import (
 	"brun/base/metrics"
 	"brun/servers/ack"
 	"brun/servers/event"
+	"brun/servers/handoff"
+	"brun/servers/indexname"
 	"brun/servers/transfer/enrich"
 )
 
@@ -27,16 +29,29 @@ type document struct {
 	// that takes the document renders it (builder.build), so the channel
 	// holds only the records.
 	entry []byte
+	// idAt and src are where, in entry, the _id value (a JSON string) and
+	// the source line start; indexName is the _index.
+	idAt, src int
+	indexName string
 	// deadLetter marks the dead-letter copy of a refused document.
 	deadLetter bool
 
 	part   *partition
 	ticket ack.Ticket
+	// msg is set for an event handed over in process (no Kafka): done
+	// acks it instead of a ticket.
+	msg handoff.Message
 }
 
 // done completes the document: its ticket is finished, and the partition's
 // offset is marked if the watermark moved. Call it exactly once.
-func (d *document) done() { d.part.done(d.ticket) }
+func (d *document) done() {
+	if d.msg != nil {
+		d.part.queue.Ack(d.msg)
+		return
+	}
+	d.part.done(d.ticket)
+}
 
 // id returns the document's _id, read back from its action line (for logs
 // and dead letters only: it is not on the hot path).
@@ -70,8 +85,9 @@ func actionEnd(entry []byte) int {
 	return len(entry)
 }
 
-// partition is one claimed Kafka partition: its ack window, how its
-// documents are named, and its metric children. Its documents are built
+// partition is one claimed Kafka partition (or one topic's events handed
+// over in process): its ack window, how its documents are named, and its
+// metric children. Its documents are built
 // by the claim's goroutine only; done may be called from any writer.
 type partition struct {
 	topic string
@@ -80,20 +96,37 @@ type partition struct {
 	// mark records the watermark (the next offset to read) with the
 	// consumer-group session that claimed the partition.
 	mark    func(offset int64)
-	pattern *indexPattern
+	pattern *indexname.Pattern
 
 	indexed, retried, deadLettered prometheus.Counter
 
 	// abandoned is 1 when the claim ended holding a document it could not
 	// hand on; that document stays in the window, never done.
 	abandoned int
+
+	// queue is set, and win and mark are not, for the events of one topic
+	// handed over in process: each is acked on its own.
+	queue *handoff.Queue
+	seq   int64 // events taken from queue
 }
 
-func newPartition(topic string, id int32, start int64, pattern *indexPattern, mark func(int64)) *partition {
+func newPartition(topic string, id int32, start int64, pattern *indexname.Pattern, mark func(int64)) *partition {
+	p := newStream(topic, id, pattern)
+	p.win, p.mark = ack.NewWindow(maxUnackedPerPartition, start), mark
+	return p
+}
+
+// newHandoffStream returns the stream of one topic's events handed over
+// in process by q.
+func newHandoffStream(topic string, pattern *indexname.Pattern, q *handoff.Queue) *partition {
+	p := newStream(topic, -1, pattern)
+	p.queue = q
+	return p
+}
+
+func newStream(topic string, id int32, pattern *indexname.Pattern) *partition {
 	return &partition{
-		topic: topic, id: id, mark: mark,
-		win:          ack.NewWindow(maxUnackedPerPartition, start),
-		pattern:      pattern,
+		topic: topic, id: id, pattern: pattern,
 		indexed:      metrics.DocsIndexed.WithLabelValues(topic),
 		retried:      metrics.DocsRetried.WithLabelValues(topic),
 		deadLettered: metrics.DocsDeadLettered.WithLabelValues(topic),
@@ -176,6 +209,7 @@ func (bd *builder) build(d *document) {
 	e = append(e, `{"index":{"_index":"`...)
 	e = append(e, index...)
 	e = append(e, `","_id":`...)
+	d.idAt, d.indexName = len(e), index
 	if isObject && r.id.ok() && r.id.e-r.id.s > 2 {
 		e = append(e, value[r.id.s:r.id.e]...)
 	} else {
@@ -188,6 +222,7 @@ func (bd *builder) build(d *document) {
 		e = append(e, '"')
 	}
 	e = append(e, "}}\n"...)
+	d.src = len(e)
 	if isObject {
 		e = bd.appendEdited(e, &r, ts, read, replaced, level)
 	} else {
@@ -305,11 +340,14 @@ const maxOriginal = 1 << 20
 func (d *document) toDeadLetter(errType, reason string, now time.Time) *document {
 	orig := d.raw[:min(len(d.raw), maxOriginal)]
 	b := make([]byte, 0, len(orig)+len(reason)+320)
+	dlIndex := deadLetterIndex(now)
 	b = append(b, `{"index":{"_index":"`...)
-	b = append(b, deadLetterIndex(now)...)
+	b = append(b, dlIndex...)
 	b = append(b, `","_id":`...)
+	idAt := len(b)
 	b = event.AppendString(b, []byte(d.id()))
 	b = append(b, "}}\n"...)
+	src := len(b)
 	b = append(b, `{"@timestamp":"`...)
 	b = appendTime(b, now)
 	b = append(b, `","message":`...)
@@ -332,7 +370,7 @@ func (d *document) toDeadLetter(errType, reason string, now time.Time) *document
 	b = strconv.AppendInt(b, int64(len(d.raw)), 10)
 	b = append(b, "}}\n"...)
 	dl := *d
-	dl.entry = b
+	dl.entry, dl.idAt, dl.src, dl.indexName = b, idAt, src, dlIndex
 	dl.deadLetter = true
 	return &dl
 }

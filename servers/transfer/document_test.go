@@ -10,6 +10,7 @@ import (
 
 	"brun/base/config"
 	"brun/servers/event"
+	"brun/servers/indexname"
 )
 
 var (
@@ -20,7 +21,7 @@ var (
 
 func testPartition(t *testing.T, pattern string) *partition {
 	t.Helper()
-	p, err := parseIndexPattern(pattern)
+	p, err := indexname.Parse(pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,40 +190,6 @@ func TestDeadLetterCopy(t *testing.T) {
 	}
 }
 
-func TestIndexPattern(t *testing.T) {
-	day := time.Date(2026, 1, 2, 23, 0, 0, 0, time.FixedZone("x", -3*3600)) // 2026-01-03 in UTC
-	cases := []struct {
-		pattern, name, wildcard, err string
-	}{
-		{"{topic}-{yyyy.MM.dd}", "my.app-2026.01.03", "*-*.*.*", ""},
-		{"logs-{topic}-{yyyy.MM}", "logs-my.app-2026.01", "logs-*-*.*", ""},
-		{"{topic}", "my.app", "*", ""},
-		{"{yyyy}", "", "", "must contain {topic}"},
-		{"{topic}-{HH}", "", "", "unknown placeholder {HH}"},
-		{"{topic}-{yyyy", "", "", "unclosed"},
-		{"Logs-{topic}", "", "", "not allowed"},
-		{"_{topic}", "", "", "must not start"},
-	}
-	for _, c := range cases {
-		p, err := parseIndexPattern(c.pattern)
-		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "es.index") {
-				t.Errorf("%q: error %v, want one naming es.index and %q", c.pattern, err, c.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%q: %v", c.pattern, err)
-		}
-		if got := p.name("My.App", day); got != c.name {
-			t.Errorf("%q: name %q, want %q", c.pattern, got, c.name)
-		}
-		if got := p.wildcard(); got != c.wildcard {
-			t.Errorf("%q: wildcard %q, want %q", c.pattern, got, c.wildcard)
-		}
-	}
-}
-
 func TestParseRecordRejects(t *testing.T) {
 	for _, v := range []string{``, `[1]`, `{"a":}`, `{"a" 1}`, `{"a":1,}`, `{"a":1} x`, `{"a":"\"}`, `"s"`} {
 		if _, ok := parseRecord([]byte(v)); ok {
@@ -232,7 +199,7 @@ func TestParseRecordRejects(t *testing.T) {
 }
 
 func BenchmarkNewDocument(b *testing.B) {
-	pat, _ := parseIndexPattern("{topic}-{yyyy.MM.dd}")
+	pat, _ := indexname.Parse("{topic}-{yyyy.MM.dd}")
 	p := newPartition("app", 0, 0, pat, func(int64) {})
 	value := agentRecord("2026-11-25 04:05:06,789 INFO [main] request handled seq=000042 user=alice path=/api/v1/items status=200")
 	b.SetBytes(int64(len(value)))
@@ -243,7 +210,7 @@ func BenchmarkNewDocument(b *testing.B) {
 }
 
 func BenchmarkNewDocumentPlainNoTime(b *testing.B) {
-	pat, _ := parseIndexPattern("{topic}-{yyyy.MM.dd}")
+	pat, _ := indexname.Parse("{topic}-{yyyy.MM.dd}")
 	p := newPartition("app", 0, 0, pat, func(int64) {})
 	value := agentRecord(`127.0.0.1 - - "GET /index.html HTTP/1.1" 200 512 "-" "curl/8.0" took 12ms`)
 	b.ReportAllocs()
@@ -259,7 +226,7 @@ func TestKibanaDataViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, _ := parseIndexPattern(config.Default().ES.Index)
+	def, _ := indexname.Parse(config.Default().ES.Index)
 	titles := map[string]string{}
 	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
 		var o struct {
@@ -277,7 +244,7 @@ func TestKibanaDataViews(t *testing.T) {
 		}
 		titles[o.ID] = o.Attributes.Title
 	}
-	if want := def.wildcard() + ",-deadletter-*"; titles["brun-logs"] != want {
+	if want := def.Wildcard() + ",-deadletter-*"; titles["brun-logs"] != want {
 		t.Errorf("brun-logs title %q, want %q", titles["brun-logs"], want)
 	}
 	if titles["brun-deadletter"] != "deadletter-*" {

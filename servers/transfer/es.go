@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"brun/base/config"
+	"brun/servers/indexname"
 )
 
 // Template names and priorities. Priorities are above the 100 of
@@ -76,7 +77,7 @@ func newES(c config.ES) (*elasticsearch.Client, error) {
 // or green (GET / is not used: some distributions refuse it), then
 // installs brun's index templates. It retries, with backoff, until that
 // works or ctx ends; it returns ctx's error only.
-func setupES(ctx context.Context, es *elasticsearch.Client, c config.ES, pattern *indexPattern, log *logrus.Entry) error {
+func setupES(ctx context.Context, es *elasticsearch.Client, c config.ES, pattern *indexname.Pattern, log *logrus.Entry) error {
 	backoff := 500 * time.Millisecond
 	var last string
 	for {
@@ -88,7 +89,7 @@ func setupES(ctx context.Context, es *elasticsearch.Client, c config.ES, pattern
 			err = putTemplate(ctx, es, deadLetterTemplateName, deadLetterTemplate(c))
 		}
 		if err == nil {
-			log.WithField("pattern", pattern.wildcard()).Info("elasticsearch ready; index templates installed")
+			log.WithField("pattern", pattern.Wildcard()).Info("elasticsearch ready; index templates installed")
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -157,12 +158,12 @@ func object(fields props) props { return props{"properties": fields} }
 // types for the fields the agent writes and the transfer adds; any other
 // string field (a job's parsed "json" fields among them) becomes a
 // keyword, as ECS does, rather than text plus keyword.
-func brunTemplate(c config.ES, pattern *indexPattern) []byte {
+func brunTemplate(c config.ES, pattern *indexname.Pattern) []byte {
 	unindexed := props{"type": "keyword", "index": false, "doc_values": false}
 	t := props{
-		"index_patterns": []string{pattern.wildcard()},
+		"index_patterns": []string{pattern.Wildcard()},
 		"priority":       templatePriority,
-		"_meta":          props{"managed_by": "brun", "es.index": pattern.src},
+		"_meta":          props{"managed_by": "brun", "es.index": pattern.String()},
 		"template": props{
 			"settings": settings(c, c.Shards),
 			"mappings": props{

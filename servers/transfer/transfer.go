@@ -5,12 +5,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/IBM/sarama"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"brun/base/config"
 	"brun/base/etcdx"
 	"brun/base/logging"
 	"brun/base/metrics"
+	"brun/servers/filestore"
+	"brun/servers/handoff"
+	"brun/servers/indexname"
 )
 
 // drainTimeout is how long, at shutdown, the writers may keep writing what
@@ -24,43 +28,35 @@ const drainTimeout = 10 * time.Second
 // bounded channel meanwhile. At shutdown it stops consuming first, lets
 // the writers finish (up to drainTimeout), then commits.
 //
+// With q (kafka.endpoints empty) it takes the agent's events from q
+// instead of Kafka, until the agent closes q. With es.endpoints empty it
+// writes to NDJSON files under data.dir/es instead of Elasticsearch, with
+// one writer.
+//
 // It returns an error only for a configuration it can't use (es.index,
-// TLS files); unreachable servers are waited for, never fatal. cli may be
-// nil when transfer.topics is set.
-func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
+// TLS files, the local files' directory); unreachable servers are waited
+// for, never fatal. cli may be nil when transfer.topics is set or q is
+// given.
+func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *handoff.Queue) error {
 	log := logging.For("transfer")
-	pattern, err := parseIndexPattern(cfg.ES.Index)
+	pattern, err := indexname.Parse(cfg.ES.Index)
 	if err != nil {
 		return err
 	}
-	es, err := newES(cfg.ES)
-	if err != nil {
-		return err
-	}
-	sc, err := consumerConfig(cfg)
-	if err != nil {
-		return err
+	var sc *sarama.Config
+	if q == nil {
+		if sc, err = consumerConfig(cfg); err != nil {
+			return err
+		}
 	}
 	docs := make(chan *document, cfg.ES.ChanSize)
 
 	// Writers run on their own context: they outlive the consumers.
 	writeCtx, stopWriters := context.WithCancel(context.Background())
 	defer stopWriters()
-	ready := make(chan struct{})
-	go func() {
-		if setupES(writeCtx, es, cfg.ES, pattern, logging.For("elasticsearch")) == nil {
-			close(ready)
-		}
-	}()
-	var writers sync.WaitGroup
-	wc := newWriterConfig(cfg.ES)
-	for i := 0; i < cfg.ES.Nums; i++ {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			w := &bulkWriter{es: es, in: docs, cfg: wc, log: logging.For("bulk"), ready: ready, now: time.Now}
-			w.run(writeCtx)
-		}()
+	writers, err := startWriters(writeCtx, cfg, pattern, docs)
+	if err != nil {
+		return err
 	}
 	go func() {
 		t := time.NewTicker(time.Second)
@@ -75,17 +71,21 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
 		}
 	}()
 
-	topics := newTopicSet(cfg.Transfer.Topics)
-	if len(cfg.Transfer.Topics) == 0 {
-		keys := etcdx.Keys{Prefix: cfg.Etcd.Prefix}
-		go etcdx.Mirror(ctx, cli, keys.AllJobs(), cfg.Etcd.DialTimeout, log, func(kv map[string][]byte) {
-			topics.set(jobTopics(kv))
-		})
-	}
-
-	group := connect(ctx, cfg, sc, log)
-	if group != nil {
-		consume(ctx, group, topics, &handler{out: docs, pattern: pattern, log: log}, log)
+	var group sarama.ConsumerGroup
+	if q != nil {
+		consumeHandoff(q, docs, pattern, log)
+	} else {
+		topics := newTopicSet(cfg.Transfer.Topics)
+		if len(cfg.Transfer.Topics) == 0 {
+			keys := etcdx.Keys{Prefix: cfg.Etcd.Prefix}
+			go etcdx.Mirror(ctx, cli, keys.AllJobs(), cfg.Etcd.DialTimeout, log, func(kv map[string][]byte) {
+				topics.set(jobTopics(kv))
+			})
+		}
+		group = connect(ctx, cfg, sc, log)
+		if group != nil {
+			consume(ctx, group, topics, &handler{out: docs, pattern: pattern, log: log}, log)
+		}
 	}
 
 	// Consumers have returned: no one sends on docs any more.
@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
 	select {
 	case <-done:
 	case <-time.After(drainTimeout):
-		log.Warn("writers did not finish in time; unwritten documents will be read again from kafka")
+		log.Warn("writers did not finish in time; unwritten documents will be read again")
 		stopWriters()
 		<-done
 	}
@@ -106,4 +106,47 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
 	}
 	log.Info("transfer stopped")
 	return nil
+}
+
+// startWriters starts the writers that drain docs until it is closed or
+// ctx ends: es.nums bulk writers to Elasticsearch, which wait until it is
+// ready and the index templates are installed; or, with es.endpoints
+// empty, one writer to the local files.
+func startWriters(ctx context.Context, cfg *config.Config, pattern *indexname.Pattern, docs <-chan *document) (*sync.WaitGroup, error) {
+	var wg sync.WaitGroup
+	wc := newWriterConfig(cfg.ES)
+	ready := make(chan struct{})
+	if cfg.LocalES() {
+		store, err := filestore.Open(cfg.LocalESDir(), cfg.ES.LocalKeep, logging.For("files"))
+		if err != nil {
+			return nil, err
+		}
+		close(ready)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer store.Close()
+			w := &bulkWriter{store: store, in: docs, cfg: wc, log: logging.For("files"), ready: ready, now: time.Now}
+			w.run(ctx)
+		}()
+		return &wg, nil
+	}
+	es, err := newES(cfg.ES)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if setupES(ctx, es, cfg.ES, pattern, logging.For("elasticsearch")) == nil {
+			close(ready)
+		}
+	}()
+	for i := 0; i < cfg.ES.Nums; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &bulkWriter{es: es, in: docs, cfg: wc, log: logging.For("bulk"), ready: ready, now: time.Now}
+			w.run(ctx)
+		}()
+	}
+	return &wg, nil
 }

@@ -45,6 +45,7 @@ async function refresh() {
       lastJobs = jobs.data;
       render(agents.data, jobs.data);
       $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      if (!$("events").hidden && !document.querySelector("#events-list details[open]")) loadEvents();
     }
   } catch (e) {
     banner("Can't reach brun: " + e.message);
@@ -147,6 +148,7 @@ function renderJob(a, j) {
     r = rate(a.id, st, a.status.updated);
     lag = (st.files || []).reduce((n, f) => n + (f.lag || 0), 0);
   }
+  const events = el("button", { type: "button", class: "events", onclick: () => openEvents(j) }, "Events");
   const edit = el("button", { type: "button", class: "edit", onclick: () => openEditor(j.agent, j) }, "Edit");
   const del = el("button", { type: "button", class: "delete danger" }, "Delete");
   del.onclick = () => confirmDelete(del, j);
@@ -159,7 +161,7 @@ function renderJob(a, j) {
     el("td", { class: "num rate" }, r === null ? (st ? "…" : "") : r.toFixed(1)),
     el("td", { class: "num lag" }, st ? bytes(lag) : ""),
     el("td", { class: "error" }, st && st.error ? st.error : ""),
-    el("td", { class: "buttons" }, edit, " ", del));
+    el("td", { class: "buttons" }, events, " ", edit, " ", del));
 }
 
 // A delete needs a second click within 4 s: no modal dialog to get stuck in.
@@ -299,6 +301,45 @@ async function reloadCurrent() {
   else if (res.status === 404) { editing = null; $("job-reload").hidden = true; showErrors([], "The job was deleted; saving creates it again."); }
 }
 
+// ------------------------------------------------------------ events ---
+
+let eventsOf = null; // {agent, name} whose events are shown
+
+function openEvents(j) {
+  eventsOf = { agent: j.agent, name: j.name };
+  $("events-title").textContent = "Latest events of " + j.agent + "/" + j.name;
+  $("events-q").value = "";
+  $("events").hidden = false;
+  loadEvents();
+  $("events-q").focus();
+}
+
+// loadEvents shows the job's newest events (GET .../events?q=), from
+// Elasticsearch or brun's local files, whichever the transfer writes to.
+async function loadEvents() {
+  if (!eventsOf) return;
+  const want = eventsOf;
+  const q = $("events-q").value.trim();
+  const res = await api("GET", jobURL(want.agent, want.name) + "/events?size=100" + (q ? "&q=" + encodeURIComponent(q) : ""));
+  if (eventsOf !== want) return; // another job was opened meanwhile
+  const d = res.data || {};
+  $("events-error").textContent = res.status === 200 ? "" : "Error " + res.status + ": " + (d.error || "");
+  if (res.status !== 200) return;
+  $("events-source").textContent = d.events.length + " event(s) from " +
+    (d.source === "files" ? "local files (es.endpoints is empty)" : "Elasticsearch") + " · indices " + d.indices;
+  $("events-list").replaceChildren(...d.events.map(renderEvent));
+  if (d.events.length === 0) $("events-list").append(el("li", { class: "muted" }, q ? "No event matches." : "No event yet."));
+}
+
+function renderEvent(e) {
+  const level = (e.log && e.log.level) || "";
+  return el("li", {},
+    el("span", { class: "time" }, (e["@timestamp"] || "").replace("T", " ").replace("Z", "")),
+    el("span", { class: "level " + level }, level),
+    el("span", { class: "msg" }, e.message === undefined ? "" : String(e.message)),
+    el("details", {}, el("summary", { class: "muted" }, "document"), el("pre", {}, JSON.stringify(e, null, 2))));
+}
+
 // ------------------------------------------------------------- token ---
 
 function showToken(msg) {
@@ -313,6 +354,8 @@ function init() {
   $("job-cancel").onclick = () => { $("editor").hidden = true; editing = null; };
   $("job-reload").onclick = reloadCurrent;
   $("add-job").onclick = () => openEditor("", null);
+  $("events-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadEvents(); });
+  $("events-close").onclick = () => { $("events").hidden = true; eventsOf = null; };
   $("token-button").onclick = () => { $("token-box").hidden = !$("token-box").hidden; };
   $("token-form").addEventListener("submit", (ev) => {
     ev.preventDefault();

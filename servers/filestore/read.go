@@ -1,0 +1,121 @@
+package filestore
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// readChunk is how much Latest reads from a file at a time, backwards.
+const readChunk = 64 << 10
+
+// Query selects documents for Latest.
+type Query struct {
+	// Index reports whether the documents of an index are wanted.
+	Index func(index string) bool
+	// Keep reports whether a document (one JSON line) is wanted; nil keeps
+	// every one.
+	Keep func(doc []byte) bool
+	// Limit is how many documents to return at most.
+	Limit int
+	// MaxBytes bounds how much is read in all, so that a filter matching
+	// nothing still answers quickly.
+	MaxBytes int64
+}
+
+// Latest returns up to q.Limit documents of dir, newest first: it reads
+// the newest day directory first, its most recently written files first,
+// each from its end. A line still being written is left out. It is safe
+// while a Store writes to dir.
+func Latest(dir string, q Query) ([][]byte, error) {
+	days, err := Days(dir)
+	if err != nil {
+		return nil, err
+	}
+	budget := q.MaxBytes
+	var out [][]byte
+	for _, day := range slices.Backward(days) {
+		files, err := filesByAge(filepath.Join(dir, day))
+		if err != nil {
+			return nil, err
+		}
+		for _, path := range slices.Backward(files) {
+			index := strings.TrimSuffix(filepath.Base(path), Ext)
+			if !q.Index(index) {
+				continue
+			}
+			err := eachLineBackward(path, &budget, func(doc []byte) bool {
+				if q.Keep == nil || q.Keep(doc) {
+					out = append(out, bytes.Clone(doc))
+				}
+				return len(out) < q.Limit
+			})
+			if err != nil {
+				return nil, err
+			}
+			if len(out) >= q.Limit || budget <= 0 {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// eachLineBackward calls fn for each complete, non-empty line of path,
+// last line first, until fn returns false or budget bytes are read.
+func eachLineBackward(path string, budget *int64, fn func([]byte) bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil // removed since it was listed
+		}
+		return fmt.Errorf("local documents: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("local documents: %w", err)
+	}
+	pos := st.Size()
+	// tail holds the bytes after pos that are not yet a whole line: at
+	// first, a line the writer has not finished.
+	var tail []byte
+	first := true
+	for pos > 0 && *budget > 0 {
+		start := max(0, pos-readChunk)
+		chunk := make([]byte, pos-start, int(pos-start)+len(tail))
+		if _, err := f.ReadAt(chunk, start); err != nil && err != io.EOF {
+			return fmt.Errorf("local documents: read %s: %w", path, err)
+		}
+		*budget -= pos - start
+		data := append(chunk, tail...)
+		if first {
+			// Drop what follows the last newline: it is still being written.
+			data = data[:bytes.LastIndexByte(data, '\n')+1]
+			if len(data) == 0 && start > 0 {
+				pos = start
+				continue // no newline yet in this chunk
+			}
+			first = false
+		}
+		// data[:end] ends with a newline, or is empty.
+		end := len(data)
+		for end > 0 {
+			i := bytes.LastIndexByte(data[:end-1], '\n')
+			if i < 0 && start > 0 {
+				break // the line starts in an earlier chunk
+			}
+			if line := data[i+1 : end-1]; len(line) > 0 && !fn(line) {
+				return nil
+			}
+			end = i + 1
+		}
+		tail = append(tail[:0:0], data[:end]...)
+		pos = start
+	}
+	return nil
+}
