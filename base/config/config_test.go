@@ -72,9 +72,30 @@ enableLineLog = true
 	}
 }
 
-func TestShippedSampleLoads(t *testing.T) {
-	if _, err := Load("../../conf/brun.ini"); err != nil {
+// As shipped, brun needs no server; conf/stack.ini names the servers of
+// make stack-up.
+func TestShippedSamplesLoad(t *testing.T) {
+	c, err := Load("../../conf/brun.ini")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !c.EmbeddedEtcd() || !c.InProcessKafka() || !c.LocalES() {
+		t.Errorf("conf/brun.ini: embedded etcd %v, in-process kafka %v, local files %v; want all three",
+			c.EmbeddedEtcd(), c.InProcessKafka(), c.LocalES())
+	}
+	if !filepath.IsAbs(c.Demo.Path) || !strings.HasSuffix(c.Demo.Path, "/data/demo/app.log") {
+		t.Errorf("demo.path %q is not made absolute", c.Demo.Path)
+	}
+	if c.Etcd.EmbedListen != "127.0.0.1:2379" || c.ES.LocalKeep != 7*24*time.Hour {
+		t.Errorf("embed.listen %q, local.keep %v", c.Etcd.EmbedListen, c.ES.LocalKeep)
+	}
+
+	c, err = Load("../../conf/stack.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EmbeddedEtcd() || c.InProcessKafka() || c.LocalES() {
+		t.Errorf("conf/stack.ini does not name every server: %+v %+v %+v", c.Etcd.Endpoints, c.Kafka.Endpoints, c.ES.Endpoints)
 	}
 }
 
@@ -108,7 +129,13 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"[agent]\nid = a/b", `agent.id: "a/b" must not contain '/'`},
 		{"[elastic]\nx = 1", `unknown section [elastic]`},
 		{"[es]\nnum = 4", `unknown key es.num`},
-		{"[brun]\nroles = transfer\n[es]\nendpoints =", `es.endpoints: "" is required by the transfer role`},
+		{"[brun]\nroles = agent,console\n[kafka]\nendpoints =", `kafka.endpoints: "" is empty, so the agent hands its events to the transfer in this process: brun.roles must hold both`},
+		{"[brun]\nroles = transfer\n[kafka]\nendpoints =", `kafka.endpoints: "" is empty`},
+		{"[etcd]\nendpoints =\nembed.listen = 0.0.0.0:2379", `etcd.embed.listen: "0.0.0.0:2379" must be a loopback address`},
+		{"[etcd]\nendpoints =\nembed.listen = 2379", `etcd.embed.listen: "2379" is not host:port`},
+		{"[es]\nlocal.keep = never", `es.local.keep: "never" is not a positive duration`},
+		{"[demo]\nrate = 0", `demo.rate: "0" is not a positive integer`},
+		{"[demo]\ntopic = a b", `demo.topic: "a b" is not a valid Kafka topic name`},
 	}
 	for _, c := range cases {
 		_, err := Load(writeConf(t, minimal+c.extra))

@@ -30,12 +30,18 @@ type apiWorld struct {
 	token  string
 }
 
-func newAPIWorld(t *testing.T) *apiWorld {
+func newAPIWorld(t *testing.T) *apiWorld { return newAPIWorldWith(t, nil) }
+
+// newAPIWorldWith is newAPIWorld with the configuration changed by edit.
+func newAPIWorldWith(t *testing.T, edit func(*config.Config)) *apiWorld {
 	testkit.Integration(t)
 	cfg := config.Default()
 	cfg.Etcd.Endpoints = []string{testkit.EtcdAddr}
 	cfg.Etcd.Prefix = "/" + testkit.Unique("console") + "/"
 	cfg.Console.Token = "tok-" + testkit.Unique("t")
+	if edit != nil {
+		edit(&cfg)
+	}
 	cli, err := etcdx.New(cfg.Etcd)
 	if err != nil {
 		t.Fatal(err)

@@ -105,7 +105,7 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadGateway, "%v", err)
 			return
 		}
-		out.Events = docs
+		out.Events = append(out.Events, docs...)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -156,13 +156,12 @@ func plain(s string) bool {
 
 // searchES asks each es.endpoints in turn for the newest documents of the
 // topic's indices that pass f: agent and path as filters, the words as a
-// match on message (Elasticsearch's analyzer splits them).
+// match on message (Elasticsearch's analyzer splits them). The indices
+// are resolved first and kept when their names are exactly the topic's:
+// index expressions and the _index field know '*' only, and
+// "{topic}-*" also catches the indices of a topic named "{topic}-x".
 func (s *Server) searchES(ctx context.Context, pattern *indexname.Pattern, topic string, f eventFilter, size int) ([]json.RawMessage, error) {
-	glob := pattern.OfTopic(topic)
-	filters := []any{
-		map[string]any{"term": map[string]any{"agent.id": f.agent}},
-		map[string]any{"wildcard": map[string]any{"_index": glob}},
-	}
+	filters := []any{map[string]any{"term": map[string]any{"agent.id": f.agent}}}
 	if !strings.ContainsAny(f.path, `[\`) { // ES wildcards know * and ? only
 		filters = append(filters, map[string]any{"wildcard": map[string]any{"log.file.path": f.path}})
 	}
@@ -175,20 +174,61 @@ func (s *Server) searchES(ctx context.Context, pattern *indexname.Pattern, topic
 		"query": map[string]any{"bool": query},
 		"sort":  []any{map[string]any{"@timestamp": "desc"}, map[string]any{"log.offset": map[string]any{"order": "desc", "unmapped_type": "long"}}},
 	})
-	// The index expression: the glob with its '?' widened to '*', which
-	// URLs and index expressions take; the _index filter keeps it exact.
-	expr := url.PathEscape(strings.ReplaceAll(glob, "?", "*"))
+	expr := strings.ReplaceAll(pattern.OfTopic(topic), "?", "*")
 	ctx, cancel := context.WithTimeout(ctx, searchTimeout)
 	defer cancel()
 	var errs []string
 	for _, base := range s.cfg.ES.Endpoints {
-		docs, err := s.searchOne(ctx, base, "/"+expr+"/_search?ignore_unavailable=true&allow_no_indices=true", body)
+		names, err := s.resolveIndices(ctx, base, expr)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		var indices []string
+		for _, n := range names {
+			if pattern.MatchTopic(topic, n) {
+				indices = append(indices, url.PathEscape(n))
+			}
+		}
+		if len(indices) == 0 {
+			return nil, nil
+		}
+		docs, err := s.searchOne(ctx, base, "/"+strings.Join(indices, ",")+"/_search?ignore_unavailable=true", body)
 		if err == nil {
 			return docs, nil
 		}
 		errs = append(errs, err.Error())
 	}
 	return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
+}
+
+// resolveIndices lists the open indices matching expr.
+func (s *Server) resolveIndices(ctx context.Context, base, expr string) ([]string, error) {
+	res, err := esDo(ctx, s.cfg.ES, base, http.MethodGet, "/_resolve/index/"+url.PathEscape(expr), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch %s: %w", base, err)
+	}
+	if res.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("elasticsearch %s: _resolve/index/%s: %s: %.300s", base, expr, res.Status, data)
+	}
+	var answer struct {
+		Indices []struct {
+			Name string `json:"name"`
+		} `json:"indices"`
+	}
+	if err := json.Unmarshal(data, &answer); err != nil {
+		return nil, fmt.Errorf("elasticsearch %s: _resolve/index answer: %w", base, err)
+	}
+	names := make([]string, len(answer.Indices))
+	for i, ix := range answer.Indices {
+		names[i] = ix.Name
+	}
+	return names, nil
 }
 
 func (s *Server) searchOne(ctx context.Context, base, path string, body []byte) ([]json.RawMessage, error) {

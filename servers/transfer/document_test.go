@@ -154,6 +154,11 @@ func TestNewDocument(t *testing.T) {
 			if d.id() != c.id || d.index() != c.index {
 				t.Errorf("id() %q index() %q", d.id(), d.index())
 			}
+			// What the local files get is what _bulk gets.
+			ld := d.localDoc()
+			if ld.Index != c.index || ld.ID != c.id || !bytes.Equal(append(ld.Source, '\n'), d.entry[bytes.IndexByte(d.entry, '\n')+1:]) {
+				t.Errorf("local document %q %q %s differs from the _bulk entry", ld.Index, ld.ID, ld.Source)
+			}
 			for path, want := range c.fields {
 				if got := get(src, path); got != want {
 					t.Errorf("%s = %#v, want %#v\n%s", path, got, want, d.entry)
