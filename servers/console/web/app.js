@@ -45,7 +45,7 @@ async function refresh() {
       lastJobs = jobs.data;
       render(agents.data, jobs.data);
       $("updated").textContent = "updated " + new Date().toLocaleTimeString();
-      if (!$("events").hidden && !document.querySelector("#events-list details[open]")) loadEvents();
+      if (!$("events").hidden && !document.querySelector("#events-list pre.json:not([hidden])")) loadEvents();
     }
   } catch (e) {
     banner("Can't reach brun: " + e.message);
@@ -333,11 +333,14 @@ async function loadEvents() {
 
 function renderEvent(e) {
   const level = (e.log && e.log.level) || "";
+  const json = el("pre", { class: "json", hidden: true }, JSON.stringify(e, null, 2));
+  const toggle = el("button", { type: "button", class: "link", title: "the whole document" }, "JSON");
+  toggle.onclick = () => { json.hidden = !json.hidden; };
   return el("li", {},
     el("span", { class: "time" }, (e["@timestamp"] || "").replace("T", " ").replace("Z", "")),
     el("span", { class: "level " + level }, level),
     el("span", { class: "msg" }, e.message === undefined ? "" : String(e.message)),
-    el("details", {}, el("summary", { class: "muted" }, "document"), el("pre", {}, JSON.stringify(e, null, 2))));
+    toggle, json);
 }
 
 // ------------------------------------------------------------- token ---
