@@ -5,7 +5,7 @@ LDFLAGS := -s -w -X brun/base/version.Version=$(VERSION)
 STACK   := bash .ci/stack.sh
 GO      ?= go
 
-.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench-transfer bench bench-agent
+.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench-transfer bench bench-agent bench-local
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -44,7 +44,13 @@ bench-agent: build ## agent benchmark: files to the local Kafka
 	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench 'AgentToKafka|SaramaAlone' -benchtime 1x -timeout 30m ./servers/agent ./servers/collector ; rc=$$?; \
 	$(STACK) down --started-file $$started; exit $$rc
 
-bench: bench-agent bench-transfer ## every benchmark
+bench: bench-agent bench-transfer bench-local ## every benchmark
+
+# bench-local: one brun with no server (embedded etcd, in-process hand-off,
+# local files) ships a 1,000,000-line file; needs only etcdctl.
+bench-local: build ## local mode: a file to the local document files
+	$(STACK) install etcd
+	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench LocalMode -benchtime 1x -timeout 20m ./brun
 
 # bench-transfer: the transfer (bin/brun) against a plain bulk loader, same
 # Elasticsearch, same run; 1,000,000 documents (BRUN_BENCH_DOCS to change).

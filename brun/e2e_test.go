@@ -151,7 +151,7 @@ func appendLines(t *testing.T, path string, from, n int) {
 	f.Close()
 }
 
-func writeFile(t *testing.T, path, data string) {
+func writeFile(t testing.TB, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,21 +34,41 @@ func KafkaRead(t testing.TB, topic string, want int, timeout time.Duration) []Ev
 	t.Helper()
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_0_0_0
-	c, err := sarama.NewConsumer([]string{KafkaAddr}, cfg)
+	client, err := sarama.NewClient([]string{KafkaAddr}, cfg)
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	defer client.Close()
+	c, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
 		t.Fatalf("kafka consumer: %v", err)
 	}
 	defer c.Close()
-	parts, err := c.Partitions(topic)
-	if err != nil {
-		t.Fatalf("partitions of %s: %v", topic, err)
+	// Right after a broker was paused or restarted, its leadership and
+	// metadata may be a moment behind: retry with fresh metadata.
+	retry := func(what string, op func() error) {
+		t.Helper()
+		var err error
+		for end := time.Now().Add(30 * time.Second); ; {
+			if err = op(); err == nil {
+				return
+			}
+			if time.Now().After(end) {
+				t.Fatalf("%s: %v", what, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			client.RefreshMetadata(topic)
+		}
 	}
+	var parts []int32
+	retry("partitions of "+topic, func() (err error) { parts, err = c.Partitions(topic); return err })
 	msgs := make(chan *sarama.ConsumerMessage, 1024)
 	for _, p := range parts {
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatalf("consume %s/%d: %v", topic, p, err)
-		}
+		var pc sarama.PartitionConsumer
+		retry(fmt.Sprintf("consume %s/%d", topic, p), func() (err error) {
+			pc, err = c.ConsumePartition(topic, p, sarama.OffsetOldest)
+			return err
+		})
 		defer pc.Close()
 		go func() {
 			for m := range pc.Messages() {

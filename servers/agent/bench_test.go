@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +59,7 @@ level = warn
 
 	p := testkit.StartBrun(b, conf)
 	time.Sleep(2 * time.Second) // connected, registered, idle
-	cpu0 := cpuSeconds(b, p.Pid())
+	cpu0 := testkit.CPUSeconds(b, p.Pid())
 	b.StartTimer()
 	start := time.Now()
 	testkit.Etcdctl(b, "put", "/"+run+"/job/"+run+"/app", fmt.Sprintf(`{"path": %q, "topic": %q}`, log, run))
@@ -76,8 +74,8 @@ level = warn
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cpu := cpuSeconds(b, p.Pid()) - cpu0
-	peak := peakRSS(p.Pid())
+	cpu := testkit.CPUSeconds(b, p.Pid()) - cpu0
+	peak := testkit.PeakRSS(p.Pid())
 	p.Stop(60 * time.Second)
 	if got := stored(client, run); got != int64(n) {
 		b.Fatalf("%d records in kafka, want %d", got, n)
@@ -117,29 +115,4 @@ func stored(c sarama.Client, topic string) int64 {
 		}
 	}
 	return sum
-}
-
-// cpuSeconds is the user+system CPU time of a process (Linux /proc).
-func cpuSeconds(b *testing.B, pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Fields after the command name (which is in parentheses).
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	return (utime + stime) / 100 // USER_HZ
-}
-
-// peakRSS is VmHWM, the process's peak resident set size.
-func peakRSS(pid int) int64 {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -76,6 +76,21 @@ func (w *world) job(path, topic string) string {
 type writer struct {
 	path string
 	next int
+	// hold, when set, is held by each batch of writeOver; pause takes it
+	// so that no batch is written meanwhile.
+	hold *sync.Mutex
+}
+
+func (wr *writer) pause() {
+	if wr.hold != nil {
+		wr.hold.Lock()
+	}
+}
+
+func (wr *writer) resume() {
+	if wr.hold != nil {
+		wr.hold.Unlock()
+	}
 }
 
 func seqLine(i int) string {
@@ -105,7 +120,9 @@ func (wr *writer) write(t testing.TB, n int) {
 func (wr *writer) writeOver(t testing.TB, total int, d time.Duration) {
 	const batches = 100
 	for i := 0; i < batches; i++ {
+		wr.pause()
 		wr.write(t, total/batches)
+		wr.resume()
 		time.Sleep(d / batches)
 	}
 }

@@ -60,9 +60,11 @@ func New(cfg Config) (*Collector, error) {
 	host, _ := os.Hostname()
 	lines := make(chan *Record, cfg.ChanMsgSize)
 	log := logging.For("collector")
-	var out sink = newProducer(cfg.Producer, lines, logging.For("producer"))
+	var out sink
 	if cfg.Handoff != nil {
 		out = &handoffSink{in: lines, q: cfg.Handoff, log: logging.For("handoff")}
+	} else {
+		out = newProducer(cfg.Producer, lines, logging.For("producer"))
 	}
 	return &Collector{
 		agentID: cfg.AgentID,
@@ -75,10 +77,11 @@ func New(cfg Config) (*Collector, error) {
 	}, nil
 }
 
-// Run sends lines to Kafka (or hands them to the transfer) and saves acknowledged offsets every second
-// until ctx ends. Cancel ctx only after every job is stopped: Run then
-// drains the producer (so every record Kafka stored is acked) and saves the
-// offsets one last time before it returns.
+// Run sends lines to Kafka (or hands them to the transfer) and saves
+// acknowledged offsets every second until ctx ends. Cancel ctx only after
+// every job is stopped: Run then drains the sink (so every record Kafka,
+// or the transfer, stored is acked) and saves the offsets one last time
+// before it returns.
 func (c *Collector) Run(ctx context.Context) {
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -172,25 +172,37 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
+// /readyz checks the servers of the roles it runs, but not those brun
+// stands in for (empty endpoints).
 func TestChecksFollowRoles(t *testing.T) {
 	cases := []struct {
-		roles []string
-		want  []string
+		roles     []string
+		kafka, es bool // endpoints set
+		want      []string
 	}{
-		{[]string{"console"}, []string{"etcd"}},
-		{[]string{"agent"}, []string{"etcd", "kafka"}},
-		{[]string{"agent", "console"}, []string{"etcd", "kafka"}},
-		{[]string{"transfer"}, []string{"etcd", "kafka", "elasticsearch"}},
+		{[]string{"console"}, true, true, []string{"etcd"}},
+		{[]string{"agent"}, true, true, []string{"etcd", "kafka"}},
+		{[]string{"agent", "console"}, true, true, []string{"etcd", "kafka"}},
+		{[]string{"transfer"}, true, true, []string{"etcd", "kafka", "elasticsearch"}},
+		{[]string{"agent", "transfer"}, false, true, []string{"etcd", "elasticsearch"}},
+		{[]string{"transfer"}, true, false, []string{"etcd", "kafka"}},
+		{[]string{"agent", "transfer", "console"}, false, false, []string{"etcd"}},
 	}
 	for _, c := range cases {
 		cfg := config.Default()
 		cfg.Brun.Roles = c.roles
+		if c.kafka {
+			cfg.Kafka.Endpoints = []string{"127.0.0.1:9092"}
+		}
+		if c.es {
+			cfg.ES.Endpoints = []string{"http://127.0.0.1:9200"}
+		}
 		var got []string
 		for _, ch := range checksFor(&cfg, nil) {
 			got = append(got, ch.name)
 		}
 		if !slices.Equal(got, c.want) {
-			t.Errorf("roles %v: checks %v, want %v", c.roles, got, c.want)
+			t.Errorf("roles %v, kafka %v, es %v: checks %v, want %v", c.roles, c.kafka, c.es, got, c.want)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) {
 		log.Errorf("demo.path: %v", err)
 		return
 	}
-	w := &writer{path: cfg.Demo.Path, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
+	w := &writer{path: cfg.Demo.Path, max: maxBytes, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
 	defer w.close()
 	log.Infof("writing %d demo line(s) a second", cfg.Demo.Rate)
 	t := time.NewTicker(time.Second / time.Duration(cfg.Demo.Rate))
@@ -105,6 +105,7 @@ func seedJob(ctx context.Context, cfg *config.Config, cli *clientv3.Client, log 
 // writer appends demo lines, rotating the file at maxBytes.
 type writer struct {
 	path string
+	max  int64 // rotate at this size
 	f    *os.File
 	size int64
 	seq  int
@@ -131,7 +132,7 @@ func (w *writer) write(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if w.size >= maxBytes {
+	if w.size >= w.max {
 		w.close()
 		if err := os.Rename(w.path, w.path+".1"); err != nil {
 			return err
