@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net/http"
@@ -30,7 +29,7 @@ func BenchmarkLocalMode(b *testing.B) {
 		b.StopTimer()
 		dir := b.TempDir()
 		logFile := filepath.Join(dir, "app.log")
-		writeLines(b, logFile, n)
+		testkit.WriteBenchLines(b, logFile, n)
 		etcdAddr, consoleAddr := testkit.FreeAddr(b), testkit.FreeAddr(b)
 		conf := filepath.Join(dir, "brun.ini")
 		writeFile(b, conf, fmt.Sprintf(`
@@ -101,22 +100,6 @@ func httpGetBody(url string) (int, string) {
 	var buf bytes.Buffer
 	buf.ReadFrom(res.Body)
 	return res.StatusCode, buf.String()
-}
-
-// writeLines writes n lines of 130 bytes, each with its sequence number.
-func writeLines(b *testing.B, path string, n int) {
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(w, "2026-11-25T04:05:06.789Z INFO [http-nio-8080-exec-7] c.e.api.ItemController - GET /api/v1/items/%010d 200 5120B\n", i)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
 }
 
 // countLines counts the documents of every local file under dir.

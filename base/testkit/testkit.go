@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -145,4 +146,22 @@ func (b *SyncBuffer) String() string {
 	b.mu <- struct{}{}
 	defer func() { <-b.mu }()
 	return b.buf.String()
+}
+
+// WriteBenchLines writes the benchmarks' file: n lines of 130 bytes (with
+// the newline), each with its sequence number.
+func WriteBenchLines(t testing.TB, path string, n int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(w, "2026-11-25T04:05:06.789Z INFO [http-nio-8080-exec-7] c.e.api.ItemController - GET /api/v1/items/%010d 200 5120B\n", i)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 }

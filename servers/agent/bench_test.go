@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,7 +32,7 @@ func benchShip(b *testing.B, n int) {
 	dir := b.TempDir()
 	run := testkit.Unique("bench")
 	log := filepath.Join(dir, "app.log")
-	writeBenchFile(b, log, n)
+	testkit.WriteBenchLines(b, log, n)
 	conf := filepath.Join(dir, "brun.ini")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`
 [brun]
@@ -83,22 +82,6 @@ level = warn
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "lines/s")
 	b.ReportMetric(cpu/(float64(n)/1e6), "cpu-s/Mlines")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
-}
-
-func writeBenchFile(b *testing.B, path string, n int) {
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	for i := 0; i < n; i++ {
-		// 130 bytes with the newline.
-		fmt.Fprintf(w, "2026-11-25T04:05:06.789Z INFO [http-nio-8080-exec-7] c.e.api.ItemController - GET /api/v1/items/%010d 200 5120B\n", i)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
 }
 
 // stored sums the high-water marks of the topic's partitions.

@@ -248,6 +248,12 @@ func screenshot(t *testing.T, ctx context.Context, base, token, prefix, agentID,
 	testkit.WaitFor(t, 20*time.Second, "the topic error", func() bool {
 		return text(t, ctx, `.err[data-field="topic"]`) != ""
 	})
+	saveScreenshot(t, ctx, out)
+}
+
+// saveScreenshot writes a PNG of the whole page to out.
+func saveScreenshot(t *testing.T, ctx context.Context, out string) {
+	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)

@@ -86,13 +86,6 @@ dir =
 			chromedp.Evaluate[chromedp.Void](`document.getElementById("events-q").value = ""`),
 			chromedp.Click(chromedp.ID("events-apply")))
 		time.Sleep(2 * time.Second)
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		if err := os.WriteFile(out, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", out)
+		saveScreenshot(t, ctx, out)
 	}
 }

@@ -204,25 +204,13 @@ func (s *Server) searchES(ctx context.Context, pattern *indexname.Pattern, topic
 
 // resolveIndices lists the open indices matching expr.
 func (s *Server) resolveIndices(ctx context.Context, base, expr string) ([]string, error) {
-	res, err := esDo(ctx, s.cfg.ES, base, http.MethodGet, "/_resolve/index/"+url.PathEscape(expr), nil)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch %s: %w", base, err)
-	}
-	if res.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("elasticsearch %s: _resolve/index/%s: %s: %.300s", base, expr, res.Status, data)
-	}
 	var answer struct {
 		Indices []struct {
 			Name string `json:"name"`
 		} `json:"indices"`
 	}
-	if err := json.Unmarshal(data, &answer); err != nil {
-		return nil, fmt.Errorf("elasticsearch %s: _resolve/index answer: %w", base, err)
+	if err := s.esJSON(ctx, base, http.MethodGet, "/_resolve/index/"+url.PathEscape(expr), nil, &answer); err != nil {
+		return nil, err
 	}
 	names := make([]string, len(answer.Indices))
 	for i, ix := range answer.Indices {
@@ -231,19 +219,8 @@ func (s *Server) resolveIndices(ctx context.Context, base, expr string) ([]strin
 	return names, nil
 }
 
+// searchOne runs one _search and returns the hits' sources.
 func (s *Server) searchOne(ctx context.Context, base, path string, body []byte) ([]json.RawMessage, error) {
-	res, err := esDo(ctx, s.cfg.ES, base, http.MethodPost, path, body)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch %s: %w", base, err)
-	}
-	if res.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("elasticsearch %s: _search: %s: %.300s", base, res.Status, data)
-	}
 	var answer struct {
 		Hits struct {
 			Hits []struct {
@@ -251,12 +228,33 @@ func (s *Server) searchOne(ctx context.Context, base, path string, body []byte) 
 			} `json:"hits"`
 		} `json:"hits"`
 	}
-	if err := json.Unmarshal(data, &answer); err != nil {
-		return nil, fmt.Errorf("elasticsearch %s: _search answer: %w", base, err)
+	if err := s.esJSON(ctx, base, http.MethodPost, path, body, &answer); err != nil {
+		return nil, err
 	}
 	docs := make([]json.RawMessage, 0, len(answer.Hits.Hits))
 	for _, h := range answer.Hits.Hits {
 		docs = append(docs, h.Source)
 	}
 	return docs, nil
+}
+
+// esJSON sends one request and decodes its 2xx answer into out; any other
+// answer is an error quoting its start.
+func (s *Server) esJSON(ctx context.Context, base, method, path string, body []byte, out any) error {
+	res, err := esDo(ctx, s.cfg.ES, base, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("elasticsearch %s: %w", base, err)
+	}
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("elasticsearch %s: %s %s: %s: %.300s", base, method, path, res.Status, data)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("elasticsearch %s: %s %s: answer: %w", base, method, path, err)
+	}
+	return nil
 }

@@ -174,16 +174,24 @@ func (w *bulkWriter) write(ctx context.Context, batch []*document) {
 		if len(retry) == 0 {
 			continue // only dead letters: no reason to wait
 		}
-		// Full jitter: a random time up to the backoff.
-		t := time.NewTimer(time.Duration(rand.Int64N(int64(backoff))) + time.Millisecond)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !w.backoff(ctx, &backoff) {
 			return
 		}
-		backoff = min(backoff*2, w.cfg.maxBackoff)
 	}
+}
+
+// backoff waits a random time up to *d (full jitter), then doubles *d up
+// to maxBackoff. It returns false when ctx ended first.
+func (w *bulkWriter) backoff(ctx context.Context, d *time.Duration) bool {
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(*d))) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	}
+	*d = min(*d*2, w.cfg.maxBackoff)
+	return true
 }
 
 // send makes one _bulk request of docs, split in halves while

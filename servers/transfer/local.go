@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"context"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -71,14 +70,9 @@ func (w *bulkWriter) writeLocal(ctx context.Context, batch []*document) {
 		if attempt == 1 || attempt%10 == 0 {
 			w.log.Warnf("writing %d document(s) to local files failed (attempt %d), retrying: %v", len(docs), attempt, err)
 		}
-		t := time.NewTimer(time.Duration(rand.Int64N(int64(backoff))) + time.Millisecond)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !w.backoff(ctx, &backoff) {
 			return
 		}
-		backoff = min(backoff*2, w.cfg.maxBackoff)
 	}
 	for _, d := range batch {
 		w.stored(d)
