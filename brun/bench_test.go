@@ -19,7 +19,7 @@ import (
 // hand-off, local files): the path a first run takes. It reports lines/s
 // from the job's creation until the last document is on disk, brun's
 // CPU-seconds per million lines and its peak RSS. Run by `make
-// bench-local`.
+// bench-local`. BRUN_BENCH_INI adds ini lines (e.g. smaller channels).
 func BenchmarkLocalMode(b *testing.B) {
 	if os.Getenv("BRUN_INTEGRATION") != "1" {
 		b.Skip("run `make bench-local` (it needs etcdctl)")
@@ -41,10 +41,11 @@ id = bench
 embed.listen = %s
 [console]
 listen = %s
+%s
 [log]
 dir =
 level = warn
-`, dir, etcdAddr, consoleAddr))
+`, dir, etcdAddr, consoleAddr, os.Getenv("BRUN_BENCH_INI")))
 		p := testkit.StartBrun(b, conf)
 		testkit.WaitFor(b, time.Minute, "the console", func() bool { return indexed(consoleAddr) >= 0 })
 		cpu0 := testkit.CPUSeconds(b, p.Pid())
