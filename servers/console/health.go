@@ -204,6 +204,11 @@ func esDo(ctx context.Context, e config.ES, base, method, path string, body []by
 	if err != nil {
 		return nil, fmt.Errorf("es.%w", err)
 	}
+	if tc == nil && e.TLS.InsecureSkipVerify {
+		// es has no tls.enabled: https:// endpoints turn TLS on, as in the
+		// transfer's client.
+		tc = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
 	res, err := client.Do(req)
 	if err != nil {
