@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -164,4 +166,17 @@ func WriteBenchLines(t testing.TB, path string, n int) {
 		t.Fatal(err)
 	}
 	f.Close()
+}
+
+// RealLog returns one of the real log samples in testdata/reallogs (byte
+// exact: CRLF endings, invalid UTF-8; see its README). A missing sample
+// fails t.
+func RealLog(t testing.TB, name string) []byte {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "testdata", "reallogs", name))
+	if err != nil {
+		t.Fatalf("real log sample: %v", err)
+	}
+	return data
 }

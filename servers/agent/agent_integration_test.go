@@ -110,11 +110,8 @@ func logrotateCase(t *testing.T, mode string, behind bool) {
 // stack traces inside their record, text byte-exact.
 func TestMultilineRealJBossLog(t *testing.T) {
 	w := newWorld(t)
-	initial, err1 := os.ReadFile("../../../shared/testdata/reallogs/realworld.initial")
-	appended, err2 := os.ReadFile("../../../shared/testdata/reallogs/realworld.append")
-	if err1 != nil || err2 != nil {
-		t.Fatalf("shared test data: %v %v", err1, err2)
-	}
+	initial := testkit.RealLog(t, "realworld.initial")
+	appended := testkit.RealLog(t, "realworld.append")
 	log := filepath.Join(w.dir, "server.log")
 	os.WriteFile(log, initial, 0o644)
 	const pattern = `^\d{2}:\d{2}:\d{2},\d{3} `
@@ -162,10 +159,7 @@ func TestMultilineRealJBossLog(t *testing.T) {
 // bad byte replaced by U+FFFD, every line there.
 func TestInvalidUTF8Ships(t *testing.T) {
 	w := newWorld(t)
-	data, err := os.ReadFile("../../../shared/testdata/reallogs/logfile_invalid_utf8.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testkit.RealLog(t, "logfile_invalid_utf8.0")
 	log := filepath.Join(w.dir, "bad.log")
 	os.WriteFile(log, data, 0o644)
 	w.putJob("bad", w.job(log, w.topic))

@@ -3,9 +3,10 @@ package collector
 import (
 	"bytes"
 	"io"
-	"os"
 	"strings"
 	"testing"
+
+	"brun/base/testkit"
 )
 
 // chunked returns its data a few bytes per Read, like a file being written.
@@ -102,10 +103,7 @@ func TestLineReaderCutsLongLinesAndKeepsTheRest(t *testing.T) {
 // byte-exact (less the line ending) and offsets that cover the file.
 func TestLineReaderRealLogs(t *testing.T) {
 	for _, name := range []string{"realworld.initial", "realworld.append", "logfile_invalid_utf8.0", "logfile_vdsm.0"} {
-		data, err := os.ReadFile("../../../shared/testdata/reallogs/" + name)
-		if err != nil {
-			t.Skipf("shared test data not present: %v", err)
-		}
+		data := testkit.RealLog(t, name)
 		lr := newLineReader(&chunked{data: data, n: 997}, 0, 4096, 1<<20, []byte("\n"), []byte("\r"))
 		got := readAll(t, lr)
 		if l, ok := lr.rest(); ok {

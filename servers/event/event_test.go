@@ -2,11 +2,12 @@ package event
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"brun/base/testkit"
 )
 
 func TestEncodeIsValidJSONWithECSFields(t *testing.T) {
@@ -57,10 +58,7 @@ func TestEventIDs(t *testing.T) {
 }
 
 func TestInvalidUTF8IsReplaced(t *testing.T) {
-	raw, err := os.ReadFile("../../../shared/testdata/reallogs/logfile_invalid_utf8.0")
-	if err != nil {
-		t.Skipf("shared test data not present: %v", err)
-	}
+	raw := testkit.RealLog(t, "logfile_invalid_utf8.0")
 	enc := NewEncoder(Source{})
 	for i, line := range strings.Split(string(raw), "\n") {
 		v := enc.Encode([]byte(line), 0, time.Now(), 0)
