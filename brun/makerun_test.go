@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,22 +131,35 @@ func TestMakeRunOnAFreshCheckout(t *testing.T) {
 
 // checkout copies the files git tracks in this repository (as they are
 // in the working tree) to dir: what a fresh clone of this state holds.
+// Without git (a source tarball) it copies the tree but for the build
+// output and local state that .gitignore names.
 func checkout(t *testing.T, dir string) {
 	t.Helper()
-	root, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		t.Fatalf("git rev-parse: %v", err)
+	_, file, _, _ := runtime.Caller(0)
+	top := filepath.Dir(filepath.Dir(file))
+	var names []string
+	if list, err := exec.Command("git", "-C", top, "ls-files", "-z").Output(); err == nil {
+		names = strings.Split(strings.TrimRight(string(list), "\x00"), "\x00")
+	} else {
+		filepath.WalkDir(top, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(top, path)
+			switch {
+			case d.IsDir() && (rel == ".git" || rel == "bin" || rel == "data" || rel == "logs"):
+				return filepath.SkipDir
+			case !d.IsDir():
+				names = append(names, rel)
+			}
+			return nil
+		})
 	}
-	top := strings.TrimSpace(string(root))
-	list, err := exec.Command("git", "-C", top, "ls-files", "-z").Output()
-	if err != nil {
-		t.Fatalf("git ls-files: %v", err)
-	}
-	for _, name := range strings.Split(strings.TrimRight(string(list), "\x00"), "\x00") {
+	for _, name := range names {
 		src, dst := filepath.Join(top, name), filepath.Join(dir, name)
 		info, err := os.Lstat(src)
-		if err != nil {
-			continue // deleted in the working tree
+		if err != nil || !info.Mode().IsRegular() {
+			continue // deleted in the working tree, or not a file
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			t.Fatal(err)
