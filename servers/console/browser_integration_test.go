@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,18 +17,6 @@ import (
 
 	"brun/base/testkit"
 )
-
-// freeAddr returns a 127.0.0.1 address that was free a moment ago, for a
-// brun process to listen on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // writeFile writes an ini (or a log file) into dir and returns its path.
 func writeFile(t *testing.T, dir, name, body string) string {
@@ -112,7 +99,7 @@ func TestBrowserAddsJobAndSeesItRun(t *testing.T) {
 	run := testkit.Unique("console")
 	dir := t.TempDir()
 	prefix, agentID, topic, token := "/"+run+"/", "a-"+run, run, "tok-"+run
-	listen := freeAddr(t)
+	listen := testkit.FreeAddr(t)
 	ini := writeFile(t, dir, "brun.ini", fmt.Sprintf(`
 [brun]
 roles = agent,console

@@ -19,7 +19,7 @@ import (
 func TestBrowserLocalModeShowsEvents(t *testing.T) {
 	testkit.Integration(t)
 	dir := t.TempDir()
-	listen, etcdAddr := freeAddr(t), freeAddr(t)
+	listen, etcdAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	ini := writeFile(t, dir, "brun.ini", fmt.Sprintf(`
 [brun]
 data.dir = %s/data
@@ -41,7 +41,7 @@ path = %s/data/demo/app.log
 rate = 40
 [log]
 dir =
-`, dir, freeAddr(t), etcdAddr, listen, dir))
+`, dir, testkit.FreeAddr(t), etcdAddr, listen, dir))
 	testkit.StartBrun(t, ini)
 	base := "http://" + listen
 	testkit.WaitFor(t, 60*time.Second, "the console's /healthz", func() bool { code, _ := httpGet(base + "/healthz"); return code == 200 })

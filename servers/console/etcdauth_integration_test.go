@@ -32,7 +32,7 @@ func TestEtcdTLSAndPassword(t *testing.T) {
 	testkit.Integration(t)
 	dir := t.TempDir()
 	ca, cert, key := writeCerts(t, dir)
-	client, peer := freeAddr(t), freeAddr(t)
+	client, peer := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	etcd := exec.Command("etcd", "--name", "authtest", "--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", "https://"+client, "--advertise-client-urls", "https://"+client,
 		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
@@ -74,7 +74,7 @@ func TestEtcdTLSAndPassword(t *testing.T) {
 	for _, c := range cases {
 		t.Run("password "+c.password, func(t *testing.T) {
 			run := testkit.Unique("etcdauth")
-			listen := freeAddr(t)
+			listen := testkit.FreeAddr(t)
 			ini := writeFile(t, t.TempDir(), "brun.ini", fmt.Sprintf(`
 [brun]
 roles = console

@@ -43,7 +43,7 @@ func TestReadyzFollowsDependencies(t *testing.T) {
 			if es == "closed" {
 				es = "http://" + closedAddr(t)
 			}
-			listen := freeAddr(t)
+			listen := testkit.FreeAddr(t)
 			ini := fmt.Sprintf(`
 [brun]
 roles = %s

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -38,7 +39,13 @@ const (
 // the demo must not stop brun.
 func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) {
 	log := logging.For("demo").WithField("path", cfg.Demo.Path)
-	go seedJob(ctx, cfg, cli, log)
+	var seeded sync.WaitGroup
+	seeded.Add(1)
+	go func() {
+		defer seeded.Done()
+		seedJob(ctx, cfg, cli, log)
+	}()
+	defer seeded.Wait() // the etcd client outlives Run
 	if err := os.MkdirAll(filepath.Dir(cfg.Demo.Path), 0o755); err != nil {
 		log.Errorf("demo.path: %v", err)
 		return
