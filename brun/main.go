@@ -23,6 +23,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"brun/base/config"
+	"brun/base/datadir"
 	"brun/base/etcdx"
 	"brun/base/logging"
 	"brun/base/version"
@@ -73,17 +74,34 @@ func run(args []string) int {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	// SIGHUP never kills brun: from here on it reopens brun's log.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "brun: %v\n", err)
 		return 2
 	}
-	closer, err := logging.Setup(cfg)
+	// data.dir first: a second brun on it stops here, before it touches
+	// the embedded etcd's files, the offsets or the log.
+	dataDir, err := datadir.Open(cfg.Brun.DataDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "brun: %v\n", err)
+		return 1
+	}
+	defer dataDir.Close()
+	out, err := logging.Setup(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "brun: %v\n", err)
 		return 2
 	}
-	defer closer.Close()
+	defer out.Close()
+	if dataDir.Loose != 0 {
+		logrus.Warnf("brun.data.dir %s has mode %v: other local users may read the offsets, jobs and (in local mode) shipped log lines kept there; chmod 700 it", cfg.Brun.DataDir, dataDir.Loose)
+	}
+	go reopenOnHUP(hup, out)
 
 	if cfg.Log.Dir != "" {
 		// The log file has everything; the terminal says where it is.
@@ -112,6 +130,22 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// reopenOnHUP reopens brun's log file at each SIGHUP and says so in it.
+func reopenOnHUP(hup <-chan os.Signal, out *logging.Output) {
+	log := logging.For("main")
+	for range hup {
+		name, err := out.Reopen()
+		switch {
+		case err != nil:
+			log.Errorf("SIGHUP: reopening the log file: %v", err)
+		case name == "":
+			log.Info("SIGHUP: logging to stderr, nothing to reopen")
+		default:
+			log.Infof("SIGHUP: log file reopened: %s", name)
+		}
+	}
 }
 
 // runRoles starts every configured role and waits for all of them. When

@@ -110,7 +110,14 @@ type Transfer struct {
 // Console holds settings of the console role.
 type Console struct {
 	Listen string // console.listen: host:port of the HTTP server
-	Token  string // console.token: bearer token required by /api when set
+	// Token is console.token: the credential every /api call needs. Empty:
+	// brun generates one into data.dir/console.token (mode 0600) and prints
+	// a login URL at start.
+	Token string
+	// Hosts are console.hosts: host names, besides loopback names and IP
+	// addresses, that the console answers to in the Host header (DNS
+	// rebinding defence), e.g. the name operators reach it by.
+	Hosts []string
 }
 
 // Log holds brun's own logging settings.
@@ -207,6 +214,10 @@ func (c *Config) LocalES() bool { return len(c.ES.Endpoints) == 0 }
 // LocalESDir is where the transfer keeps its documents when es.endpoints
 // is empty, and where the console reads them.
 func (c *Config) LocalESDir() string { return filepath.Join(c.Brun.DataDir, "es") }
+
+// ConsoleTokenFile is where brun keeps the console token it generated when
+// console.token is empty.
+func (c *Config) ConsoleTokenFile() string { return filepath.Join(c.Brun.DataDir, "console.token") }
 
 // EmbeddedEtcdDir is the data directory of the embedded etcd.
 func (c *Config) EmbeddedEtcdDir() string { return filepath.Join(c.Brun.DataDir, "etcd") }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -84,6 +85,7 @@ var keys = map[string]map[string]setter{
 	"console": {
 		"listen": func(c *Config, v string) error { c.Console.Listen = v; return nil },
 		"token":  func(c *Config, v string) error { c.Console.Token = v; return nil },
+		"hosts":  func(c *Config, v string) error { c.Console.Hosts = splitList(v); return nil },
 	},
 	"demo": {
 		"path":  func(c *Config, v string) error { c.Demo.Path = v; return nil },
@@ -264,18 +266,24 @@ func duration(field func(*Config) *time.Duration) setter {
 }
 
 // ParseDuration is time.ParseDuration plus a "d" (24h) unit, so that the
-// seed's "max.age = 7d" means seven days. Units may be mixed: "1d12h".
+// seed's "max.age = 7d" means seven days. Units may be mixed: "1d12h". A
+// value beyond what a time.Duration holds (about 106,751 days) is an
+// error, never a wrapped-around small one.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
+	const maxDays = int64(math.MaxInt64 / (24 * time.Hour))
 	var total time.Duration
 	for {
 		i := strings.IndexByte(s, 'd')
 		if i < 0 {
 			break
 		}
-		days, err := strconv.Atoi(s[:i])
-		if err != nil {
+		days, err := strconv.ParseInt(s[:i], 10, 64)
+		if err != nil || days < 0 {
 			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		if days > maxDays || time.Duration(days)*24*time.Hour > math.MaxInt64-total {
+			return 0, fmt.Errorf("duration %q is too long", s)
 		}
 		total += time.Duration(days) * 24 * time.Hour
 		s = s[i+1:]
@@ -286,6 +294,12 @@ func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		return 0, err
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("bad duration %q", s)
+	}
+	if d > math.MaxInt64-total {
+		return 0, fmt.Errorf("duration %q is too long", s)
 	}
 	return total + d, nil
 }

@@ -16,6 +16,9 @@ import (
 // topicName is what Kafka accepts as a topic name.
 var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
+// hostName is a DNS name as console.hosts takes it.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?$`)
+
 // ValidTopic reports whether s is a name Kafka accepts for a topic.
 func ValidTopic(s string) bool {
 	return topicName.MatchString(s) && s != "." && s != ".."
@@ -106,6 +109,11 @@ func (c *Config) Validate() error {
 
 	if err := checkHostPort(c.Console.Listen, false); err != nil {
 		bad("console.listen", c.Console.Listen, err.Error())
+	}
+	for _, h := range c.Console.Hosts {
+		if !hostName.MatchString(h) {
+			bad("console.hosts", h, "is not a host name (e.g. logs.example.com; no scheme, port or path)")
+		}
 	}
 	if err := checkHostPort(c.Brun.MetricsListen, false); err != nil {
 		bad("brun.metrics.listen", c.Brun.MetricsListen, err.Error())

@@ -2,7 +2,6 @@ package logging
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,10 +13,38 @@ import (
 	"brun/base/config"
 )
 
-// Setup points the standard logrus logger at the configured destination and
-// returns a closer for the log file (a no-op for stderr). It is called once,
-// after the configuration is validated and before any role starts.
-func Setup(c *config.Config) (io.Closer, error) {
+// Output is where brun's own log goes: a rotating file under log.dir, or
+// stderr.
+type Output struct {
+	file *rotatelogs.RotateLogs // nil: stderr
+}
+
+// Close closes the log file (nothing for stderr).
+func (o *Output) Close() error {
+	if o.file == nil {
+		return nil
+	}
+	return o.file.Close()
+}
+
+// Reopen starts a new log file, as on SIGHUP: after the current file was
+// moved or deleted by hand, the log goes to a file at the expected name
+// again (log.dir/<name>.log links to it). It returns the file now written,
+// "" for stderr.
+func (o *Output) Reopen() (string, error) {
+	if o.file == nil {
+		return "", nil
+	}
+	if err := o.file.Rotate(); err != nil {
+		return "", err
+	}
+	return o.file.CurrentFileName(), nil
+}
+
+// Setup points the standard logrus logger at the configured destination
+// and returns it. It is called once, after the configuration is validated
+// and before any role starts.
+func Setup(c *config.Config) (*Output, error) {
 	level, err := logrus.ParseLevel(c.Log.Level)
 	if err != nil {
 		return nil, fmt.Errorf("log.level: %w", err)
@@ -31,7 +58,7 @@ func Setup(c *config.Config) (io.Closer, error) {
 	})
 	if c.Log.Dir == "" {
 		logrus.SetOutput(os.Stderr)
-		return io.NopCloser(nil), nil
+		return &Output{}, nil
 	}
 	if err := os.MkdirAll(c.Log.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("log.dir %s: %w", c.Log.Dir, err)
@@ -46,7 +73,7 @@ func Setup(c *config.Config) (io.Closer, error) {
 		return nil, fmt.Errorf("log.dir %s: %w", c.Log.Dir, err)
 	}
 	logrus.SetOutput(w)
-	return w, nil
+	return &Output{file: w}, nil
 }
 
 // For returns a logger carrying the component field, the one field every

@@ -54,11 +54,11 @@ func (c *jobCache) save(jobs map[string][]byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
 		return fmt.Errorf("job cache: %w", err)
 	}
 	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("job cache %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, c.path); err != nil {

@@ -13,8 +13,13 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
-// leaseTTL is how long an agent's registration outlives the agent.
+// leaseTTL is how long an agent's registration outlives an agent that
+// ends without revoking it (kill -9, a host cut off).
 const leaseTTL = 10 // seconds
+
+// revokeTimeout bounds the revoke at stop: with etcd unreachable the key
+// expires by itself within leaseTTL.
+const revokeTimeout = 2 * time.Second
 
 // Registration is the value of <prefix>agent/<id>.
 type Registration struct {
@@ -68,16 +73,24 @@ func (r *registrar) run(ctx context.Context) {
 	}
 }
 
-// once holds one lease session; it returns when the session ends.
+// once holds one lease session; it returns when the session ends. When
+// ctx ends (brun stops) it revokes the lease, so the registration and the
+// status key disappear at once instead of a lease TTL later.
 func (r *registrar) once(ctx context.Context, value string) error {
 	sess, err := concurrency.NewSession(r.cli, concurrency.WithTTL(leaseTTL), concurrency.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("lease: %w", err)
 	}
-	// Close revokes the lease: on shutdown the registration disappears at once.
 	defer func() {
 		r.lease.Store(0)
-		sess.Close()
+		// The session's own Close revokes with ctx, which has ended by now:
+		// revoke with a context of its own, bounded.
+		sess.Orphan()
+		rctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
+		defer cancel()
+		if _, err := r.cli.Revoke(rctx, sess.Lease()); err != nil && ctx.Err() != nil {
+			r.log.Warnf("revoking the lease of %s: %v (the key expires within %ds)", r.key, err, leaseTTL)
+		}
 	}()
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	_, err = r.cli.Put(pctx, r.key, value, clientv3.WithLease(sess.Lease()))
@@ -89,6 +102,9 @@ func (r *registrar) once(ctx context.Context, value string) error {
 	r.log.Infof("registered as %s (lease %x, ttl %ds)", r.key, sess.Lease(), leaseTTL)
 	select {
 	case <-sess.Done():
+		if ctx.Err() != nil {
+			return nil // the session ended because brun stops: nothing was lost
+		}
 		r.log.Warnf("lease of %s lost; registering again", r.key)
 		return nil
 	case <-ctx.Done():

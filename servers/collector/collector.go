@@ -90,11 +90,21 @@ func (c *Collector) Run(ctx context.Context) {
 		defer wg.Done()
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
+		var failing string
+		var logged time.Time
 		for {
 			select {
-			case <-t.C:
-				if err := c.reg.Flush(); err != nil {
-					c.log.Error(err)
+			case now := <-t.C:
+				err := c.reg.Flush()
+				switch {
+				case err != nil && (err.Error() != failing || now.Sub(logged) >= time.Minute):
+					// A full disk: the offsets stay in memory and are saved
+					// once it has room; nothing read is lost meanwhile.
+					c.log.Errorf("%v; offsets are kept in memory and saved again every second", err)
+					failing, logged = err.Error(), now
+				case err == nil && failing != "":
+					c.log.Infof("offsets saved again to %s", c.reg.path)
+					failing = ""
 				}
 			case <-flushCtx.Done():
 				return
@@ -112,6 +122,12 @@ func (c *Collector) Run(ctx context.Context) {
 // Registry gives read access to saved offsets (status reporting, tests).
 func (c *Collector) Registry() *Registry { return c.reg }
 
+// stopWait bounds how long Stop waits for a job's readers. Readers look
+// at their context between lines and while they wait, so they end at
+// once; a read stuck in the kernel (a hung network filesystem) must not
+// hold up the scheduler, the other jobs or shutdown.
+const stopWait = 5 * time.Second
+
 // Job is a running tail job.
 type Job struct {
 	cancel context.CancelFunc
@@ -119,11 +135,19 @@ type Job struct {
 	t      *tailJob
 }
 
-// Stop ends the job and waits until its reader has closed its file. Lines
-// it handed over before are still acked by the producer.
+// Stop ends the job and waits, at most stopWait, until its readers have
+// closed their files. Lines handed over before are still acked by the
+// producer. A reader that does not end in time is logged and left to end
+// by itself when its read returns; it hands nothing on after Stop.
 func (j *Job) Stop() {
 	j.cancel()
-	<-j.done
+	t := time.NewTimer(stopWait)
+	defer t.Stop()
+	select {
+	case <-j.done:
+	case <-t.C:
+		j.t.log.Warnf("job %s: a reader did not stop within %v (a read blocked in the kernel?); going on without it", j.t.name, stopWait)
+	}
 }
 
 // Start runs a tail job for spec under name until Stop is called.
@@ -140,19 +164,6 @@ func (c *Collector) Start(name string, spec job.Spec) *Job {
 
 // Status reports the job's state, counters and files.
 func (j *Job) Status() status.Job { return j.t.status() }
-
-// allowed reports whether agent.allow lets the agent read path (after
-// following symlinks, so a link can't lead outside).
-func (c *Collector) allowed(path string) bool {
-	if len(c.allow) == 0 {
-		return true
-	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = path
-	}
-	return MatchAny(c.allow, path) && MatchAny(c.allow, real)
-}
 
 // MatchAny reports whether path matches one of the globs. A glob also
 // matches everything below a directory it matches, so /var/log/* allows

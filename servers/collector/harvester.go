@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,11 +55,28 @@ type harvester struct {
 	ml   *multiline
 	size atomic.Int64 // last seen size, for status
 
+	// view is what status reads: the file's current reading, replaced
+	// whole when the harvester starts a new one (truncation). Nothing else
+	// of the harvester is read from other goroutines.
+	view atomic.Pointer[fileView]
+
 	// fp is the hash of the file's first fpLen bytes: before each read the
 	// harvester checks them, so a file truncated and written again past the
 	// read offset is noticed before a byte of the new content is misread.
 	fp    uint64
 	fpLen int
+}
+
+// fileView is one reading of the file as status shows it: the path and
+// the ack window whose watermark is the saved offset. The window is safe
+// to read from any goroutine.
+type fileView struct {
+	path string
+	win  *ack.Window
+}
+
+func newHarvester(t *tailJob, path string, f *os.File, key fileKey, primary bool) *harvester {
+	return &harvester{t: t, path: path, f: f, key: key, primary: primary}
 }
 
 // errReplaced means the file's first bytes changed under the reader.
@@ -82,7 +100,15 @@ func (c checkedReader) Read(p []byte) (int, error) {
 			h.t.c.reg.SetFingerprint(h.t.name, h.key.dev, h.key.ino, h.s.gen, fp, fingerprintBytes)
 		}
 	}
-	return h.f.Read(p)
+	n, err := h.f.Read(p)
+	if n > 0 {
+		// Status shows how far behind the file the reader is: keep the
+		// size current while it reads (one fstat per buffer).
+		if fi, err := h.f.Stat(); err == nil {
+			h.size.Store(fi.Size())
+		}
+	}
+	return n, err
 }
 
 func (h *harvester) run(ctx context.Context) {
@@ -122,6 +148,9 @@ func (h *harvester) follow(ctx context.Context) error {
 			}
 			continue
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err == errReplaced {
 			t.log.Warnf("%s was truncated and written again; reading it from the start", h.path)
 			if !h.truncated(ctx, lr) {
@@ -146,6 +175,11 @@ func (h *harvester) follow(ctx context.Context) error {
 		}
 		h.size.Store(cur.Size())
 		if cur.Size() < lr.readOffset() {
+			if yieldsPastSize(h.f) {
+				// Not a truncation: the file gives more than its size says
+				// (a kernel file), and reading it again would loop.
+				return &RefusedError{Path: h.path, Reason: "has more to read than its size says (a pseudo file); it can't be followed as a log"}
+			}
 			t.log.Warnf("%s was truncated (size %d < offset %d); reading it from the start", h.path, cur.Size(), lr.readOffset())
 			if !h.truncated(ctx, lr) {
 				return nil
@@ -190,7 +224,7 @@ func (h *harvester) truncated(ctx context.Context, lr *lineReader) bool {
 	for ok {
 		seen[cp.key] = true
 		h.t.log.Infof("reading %s's old content from its rotated copy %s (from offset %d)", h.path, cp.path, from)
-		if !h.drainCopy(ctx, cp.path, from) {
+		if !h.drainCopy(ctx, cp, from) {
 			return false
 		}
 		if h.ml != nil && !h.ml.flush(h.emitter(ctx)) {
@@ -218,8 +252,8 @@ func (h *harvester) restart() {
 	h.newStream(pos, gen)
 }
 
-// rotatedCopy is a file beside the harvester's whose name starts with the
-// file's name: a candidate rotated copy.
+// rotatedCopy is a file beside the harvester's whose name is the file's
+// name with a rotation suffix: a candidate rotated copy.
 type rotatedCopy struct {
 	path  string
 	key   fileKey
@@ -227,6 +261,15 @@ type rotatedCopy struct {
 	mtime time.Time
 }
 
+// rotationSuffix is what logrotate and logging libraries add to a rotated
+// file's name: ".1", "-20261203", ".2026-12-03", "_3". Compressed copies
+// (".1.gz") and other files beside the log ("app.log.private") are not
+// rotated copies brun can read, so they are never opened.
+var rotationSuffix = regexp.MustCompile(`^[._-][0-9][0-9._-]*$`)
+
+// rotatedCopies lists the candidate copies by their metadata alone. Only
+// names with a rotation suffix that the job's exclude does not name are
+// listed; opening one (openChecked) also holds it to agent.allow.
 func (h *harvester) rotatedCopies() []rotatedCopy {
 	dir, base := filepath.Split(h.path)
 	entries, err := os.ReadDir(dir)
@@ -236,10 +279,14 @@ func (h *harvester) rotatedCopies() []rotatedCopy {
 	var out []rotatedCopy
 	for _, e := range entries {
 		name := e.Name()
-		if name == base || !strings.HasPrefix(name, base) || !e.Type().IsRegular() {
+		suffix, ok := strings.CutPrefix(name, base)
+		if !ok || !rotationSuffix.MatchString(suffix) || !e.Type().IsRegular() {
 			continue
 		}
 		p := filepath.Join(dir, name)
+		if h.t.excluded(p) {
+			continue
+		}
 		fi, err := os.Stat(p)
 		if err != nil {
 			continue
@@ -248,6 +295,24 @@ func (h *harvester) rotatedCopies() []rotatedCopy {
 		out = append(out, rotatedCopy{path: p, key: fileKey{dev, ino}, size: fi.Size(), mtime: fi.ModTime()})
 	}
 	return out
+}
+
+// openCopy opens a rotated copy the way the job's own files are opened:
+// within agent.allow, a regular file, the inode the listing saw.
+func (h *harvester) openCopy(c rotatedCopy) (*os.File, bool) {
+	f, _, err := openChecked(c.path, h.t.c.allow)
+	if err != nil {
+		if !isNotExist(err) {
+			h.t.log.Warnf("not reading rotated copy %s: %v", c.path, err)
+		}
+		return nil, false
+	}
+	fi, err := f.Stat()
+	if err != nil || keyOf(fi) != c.key {
+		f.Close()
+		return nil, false
+	}
+	return f, true
 }
 
 // matchingCopy finds the copy holding the content being read: the same
@@ -260,8 +325,8 @@ func (h *harvester) matchingCopy(from int64) (rotatedCopy, bool) {
 		if c.size <= from {
 			continue
 		}
-		f, err := os.Open(c.path)
-		if err != nil {
+		f, ok := h.openCopy(c)
+		if !ok {
 			continue
 		}
 		fp, ok := fingerprint(f, h.fpLen)
@@ -288,10 +353,9 @@ func (h *harvester) nextCopy(since time.Time, seen map[fileKey]bool) (rotatedCop
 	return best, found
 }
 
-func (h *harvester) drainCopy(ctx context.Context, path string, from int64) bool {
-	cp, err := os.Open(path)
-	if err != nil {
-		h.t.log.Warnf("open rotated copy %s: %v", path, err)
+func (h *harvester) drainCopy(ctx context.Context, c rotatedCopy, from int64) bool {
+	cp, ok := h.openCopy(c)
+	if !ok {
 		return true
 	}
 	defer cp.Close()
@@ -344,7 +408,7 @@ func (h *harvester) newStream(pos Position, gen uint64) {
 	t := h.t
 	fileID := fmt.Sprintf("%d:%d:%d", pos.Dev, pos.Ino, pos.Truncations)
 	h.enc = event.NewEncoder(event.Source{
-		Host: t.c.host, AgentID: t.c.agentID, Path: h.path, FileID: fileID,
+		Host: t.c.host, AgentID: t.c.agentID, Job: t.name, Path: h.path, FileID: fileID,
 		Fields: t.spec.Fields, JSON: t.spec.JSON,
 	})
 	h.fp, h.fpLen = pos.Fingerprint, pos.FingerprintLen
@@ -356,11 +420,17 @@ func (h *harvester) newStream(pos Position, gen uint64) {
 	}
 	h.s.keyEnc = sarama.ByteEncoder(h.s.key)
 	t.c.reg.Track(t.name, pos.Dev, pos.Ino, gen, h.s.win)
+	h.view.Store(&fileView{path: h.path, win: h.s.win})
 }
 
 // line takes one line from the reader: counts it, decodes it, and sends it
 // on, through multiline when the job has it.
 func (h *harvester) line(ctx context.Context, l line) bool {
+	// Looked at for every line (an atomic load): a file that never runs
+	// dry, or whose sink never makes it wait, still stops with its job.
+	if ctx.Err() != nil {
+		return false
+	}
 	h.t.lines.Add(1)
 	h.t.bytes.Add(l.End - l.Start)
 	h.t.mLines.Inc()
@@ -382,6 +452,9 @@ func (h *harvester) emitter(ctx context.Context) func(chunk) bool {
 // emit hands one event to the producer, waiting while the file's ack
 // window or the line channel is full. It returns false when ctx ended.
 func (h *harvester) emit(ctx context.Context, c chunk) bool {
+	if ctx.Err() != nil {
+		return false // stopped: nothing is handed on after the job's Stop
+	}
 	tk, err := h.s.win.Add(ctx, c.End)
 	if err != nil {
 		return false
@@ -407,10 +480,16 @@ func (h *harvester) emit(ctx context.Context, c chunk) bool {
 	return true
 }
 
+// status reports the file from the harvester's published view; safe from
+// any goroutine, also before the harvester found its saved offset.
 func (h *harvester) status() status.File {
-	off := h.s.win.Watermark()
 	size := h.size.Load()
-	return status.File{Path: h.path, Offset: off, Size: size, Lag: max(size-off, 0)}
+	v := h.view.Load()
+	if v == nil {
+		return status.File{Path: h.path, Size: size, Lag: size}
+	}
+	off := v.win.Watermark()
+	return status.File{Path: v.path, Offset: off, Size: size, Lag: max(size-off, 0)}
 }
 
 // sleep waits d or until ctx ends; it returns false when ctx ended.

@@ -79,7 +79,7 @@ type Registry struct {
 // missing file is an empty registry; an unreadable one is an error, since
 // starting over would resend every file.
 func OpenRegistry(dir string) (*Registry, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
 	}
 	r := &Registry{path: filepath.Join(dir, registryFile), entries: map[string]*regEntry{}}

@@ -2,8 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -79,59 +77,80 @@ func (t *tailJob) run(ctx context.Context) {
 }
 
 // scan starts a harvester for each file the job names that has none and
-// has something left to read.
+// has something left to read. Files are opened with openChecked: a file
+// outside agent.allow once its links are followed, or one that is not a
+// regular file of a real filesystem, is closed unread and the job's
+// status says why. It returns early when ctx ends.
 func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
+	glob := t.spec.IsGlob()
 	paths := []string{t.spec.Path}
-	if t.spec.IsGlob() {
+	if glob {
 		paths, _ = filepath.Glob(t.spec.Path) // the pattern was validated
 		sort.Strings(paths)
 	}
 	var firstErr error
+	fail := func(err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
 	found := 0
 	for _, p := range paths {
+		if ctx.Err() != nil {
+			return nil
+		}
 		if t.excluded(p) {
 			continue
 		}
+		// Metadata only, to skip files already read: nothing is opened yet.
 		fi, err := os.Stat(p)
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
-				firstErr = err
+			if !isNotExist(err) {
+				fail(err)
 			}
 			continue
 		}
-		if !fi.Mode().IsRegular() {
-			continue
+		if glob && !fi.Mode().IsRegular() {
+			continue // a glob also matches directories and the like: not asked for by name
 		}
-		if !t.c.allowed(p) {
-			if firstErr == nil {
-				firstErr = errors.New("agent.allow: " + p + " is outside the allowed paths; not read")
-			}
-			continue
-		}
-		found++
-		dev, ino := fileIdentity(fi)
-		k := fileKey{dev, ino}
-		t.mu.Lock()
-		_, running := t.files[k]
-		t.mu.Unlock()
-		if running {
+		if t.running(keyOf(fi)) {
+			found++
 			continue
 		}
 		// A glob keeps matching rotated files that were read to their end:
 		// open them again only when they grew.
-		if t.spec.IsGlob() {
+		if glob {
+			dev, ino := fileIdentity(fi)
 			if off, ok := t.c.reg.Offset(t.name, dev, ino); ok && off == fi.Size() {
+				found++
 				continue
 			}
 		}
-		f, err := os.Open(p)
+		f, real, err := openChecked(p, t.c.allow)
 		if err != nil {
-			if firstErr == nil {
-				firstErr = err
+			if !isNotExist(err) {
+				fail(err)
 			}
 			continue
 		}
-		h := &harvester{t: t, path: p, f: f, key: k, primary: !t.spec.IsGlob()}
+		// The file opened is the one to key by: the path may name another
+		// by now.
+		ofi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			fail(err)
+			continue
+		}
+		k := keyOf(ofi)
+		found++
+		if t.running(k) {
+			f.Close()
+			continue
+		}
+		if real != p {
+			t.log.Debugf("%s is %s", p, real)
+		}
+		h := newHarvester(t, p, f, k, !glob)
 		t.mu.Lock()
 		t.files[k] = h
 		t.mu.Unlock()
@@ -147,6 +166,18 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	t.setState(found, firstErr)
 	return firstErr
+}
+
+func keyOf(fi os.FileInfo) fileKey {
+	dev, ino := fileIdentity(fi)
+	return fileKey{dev, ino}
+}
+
+func (t *tailJob) running(k fileKey) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.files[k]
+	return ok
 }
 
 func (t *tailJob) setState(found int, err error) {

@@ -82,7 +82,7 @@ func TestJobEventsFromLocalFiles(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.Brun.DataDir = dataDir
-	store, err := filestore.Open(cfg.LocalESDir(), time.Hour, logrus.NewEntry(logrus.New()))
+	store, err := filestore.Open(cfg.LocalESDir(), time.Hour, time.Now(), logrus.NewEntry(logrus.New()))
 	if err != nil {
 		t.Fatal(err)
 	}

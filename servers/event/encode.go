@@ -18,7 +18,10 @@ const TimeLayout = "2006-01-02T15:04:05.000Z"
 type Source struct {
 	Host    string // host.name
 	AgentID string // agent.id
-	Path    string // log.file.path
+	// Job is the name of the job reading the file. It only feeds event.id:
+	// two jobs reading one file each ship every line, under ids of their own.
+	Job  string
+	Path string // log.file.path
 	// FileID identifies the file's content across renames: device, inode
 	// and whatever else the reader uses to tell files apart. It only feeds
 	// event.id.
@@ -57,6 +60,8 @@ type Encoder struct {
 func NewEncoder(src Source) *Encoder {
 	h := xxhash.New()
 	h.WriteString(src.AgentID)
+	h.WriteString("\x00")
+	h.WriteString(src.Job)
 	h.WriteString("\x00")
 	h.WriteString(src.FileID)
 	var idPrefix []byte

@@ -56,17 +56,20 @@ type Store struct {
 	groups map[string][]byte // index → lines of one Write, reused
 }
 
-// Open prepares dir, removes day directories older than keep, and reads
-// back the ids of the documents written last. A file whose last line was
-// cut by a crash is truncated to its last complete line: that document
-// was never acknowledged, so it is sent again.
-func Open(dir string, keep time.Duration, log *logrus.Entry) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// Open prepares dir, removes day directories older than keep at now, and
+// reads back the ids of the documents written last. A file whose last
+// line was cut by a crash is truncated to its last complete line: that
+// document was never acknowledged, so it is sent again.
+//
+// The documents hold lines of files only root may read, so dir and
+// everything in it is private to brun's user (0700 directories, 0600
+// files).
+func Open(dir string, keep time.Duration, now time.Time, log *logrus.Entry) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("local documents: %w", err)
 	}
 	s := &Store{dir: dir, keep: keep, log: log, recent: newRecentIDs(recentCapacity),
 		files: map[string]*os.File{}, groups: map[string][]byte{}}
-	now := time.Now()
 	s.prune(now)
 	days, err := Days(dir)
 	if err != nil {
@@ -178,11 +181,11 @@ func (s *Store) file(index string) (*os.File, error) {
 		return f, nil
 	}
 	dir := filepath.Join(s.dir, s.day)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("local documents: %w", err)
 	}
 	name := FileName(index)
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("local documents: %w", err)
 	}

@@ -35,7 +35,13 @@ func docs(index string, from, n int) []Doc {
 
 func open(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := Open(dir, 7*24*time.Hour, testLog())
+	return openAt(t, dir, day1)
+}
+
+// openAt opens the store as if the clock said now.
+func openAt(t *testing.T, dir string, now time.Time) *Store {
+	t.Helper()
+	s, err := Open(dir, 7*24*time.Hour, now, testLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +119,15 @@ func TestReplaysAreSkipped(t *testing.T) {
 func TestOpenTruncatesACutLine(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
-	s.Write(docs("app", 0, 2), time.Now())
+	s.Write(docs("app", 0, 2), day1)
 	s.Close()
-	path := filepath.Join(dir, time.Now().UTC().Format(DayLayout), "app.ndjson")
+	path := filepath.Join(dir, day1.Format(DayLayout), "app.ndjson")
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.Write(doc("app", 2).Source[:20])
 	f.Close()
 
 	s = open(t, dir)
-	if skipped, err := s.Write(docs("app", 0, 3), time.Now()); err != nil || skipped != 2 {
+	if skipped, err := s.Write(docs("app", 0, 3), day1); err != nil || skipped != 2 {
 		t.Fatalf("skipped %d (%v), want 2", skipped, err)
 	}
 	got := lines(t, path)
@@ -163,9 +169,7 @@ func TestPruneOldDays(t *testing.T) {
 	for _, d := range []string{"2026-11-10", "2026-11-18", "2026-11-19", "2026-11-25", "not-a-day"} {
 		os.MkdirAll(filepath.Join(dir, d), 0o755)
 	}
-	s := open(t, dir)
-	s.keep = 7 * 24 * time.Hour
-	s.prune(time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC))
+	openAt(t, dir, time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)) // Open prunes
 	days, _ := Days(dir)
 	if strings.Join(days, ",") != "2026-11-19,2026-11-25" {
 		t.Errorf("days left: %v", days)

@@ -77,9 +77,14 @@ func (e *Error) Error() string {
 
 var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
-// Parse decodes and validates a job value. A value with unknown fields, bad
-// JSON or bad values returns an *Error naming each field.
+// Parse decodes and validates a job value. A value with unknown or
+// misspelt fields (names are exact: "PATH" is not path), a member given
+// twice, more than MaxValueBytes, nesting deeper than MaxDepth, bad JSON
+// or bad values returns an *Error naming each field.
 func Parse(data []byte) (Spec, error) {
+	if fs := checkShape(data); len(fs) > 0 {
+		return Spec{}, &Error{Fields: fs}
+	}
 	var s Spec
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -73,3 +73,67 @@ func TestEqualComparesContent(t *testing.T) {
 		t.Fatal("Equal does not compare by content")
 	}
 }
+
+// Names are exact, members appear once, and a value is bounded in size
+// and depth: each refusal names the field.
+func TestParseIsStrict(t *testing.T) {
+	deep := func(n int) string {
+		return `{"path":"/a","topic":"t","fields":` + strings.Repeat(`{"a":`, n) + `1` + strings.Repeat(`}`, n) + `}`
+	}
+	cases := []struct {
+		value, field, want string
+	}{
+		{`{"PATH":"/a","topic":"t"}`, "PATH", `did you mean "path"?`},
+		{`{"path":"/a","Topic":"t"}`, "Topic", `did you mean "topic"?`},
+		{`{"path":"/a","topic":"t","multiline":{"Pattern":"x","match":"after"}}`, "multiline.Pattern", `did you mean "pattern"?`},
+		{`{"path":"/a","topic":"t","mutliline":{}}`, "mutliline", `did you mean "multiline"?`},
+		{`{"path":"/a","path":"/etc/shadow","topic":"t"}`, "path", "is given twice"},
+		{`{"path":"/a","topic":"t","multiline":{"pattern":"x","pattern":"y","match":"after"}}`, "multiline.pattern", "is given twice"},
+		{`{"path":"/a","topic":"t","fields":{"k":1,"k":2}}`, "fields.k", "is given twice"},
+		{deep(16), "fields.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a", "nests deeper than 16"},
+		{deep(1000), "fields.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a", "nests deeper than 16"},
+		{`{"path":"/a","topic":"t","fields":{"x":"` + strings.Repeat("y", MaxValueBytes) + `"}}`, "json", "at most 65536"},
+	}
+	for _, c := range cases {
+		_, err := Parse([]byte(c.value))
+		var je *Error
+		if !errors.As(err, &je) {
+			t.Errorf("%.80s: error %v is not a *job.Error", c.value, err)
+			continue
+		}
+		found := false
+		for _, f := range je.Fields {
+			if f.Field == c.field && strings.Contains(f.Reason, c.want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%.80s: %+v has no %s error containing %q", c.value, je.Fields, c.field, c.want)
+		}
+	}
+	// At the bounds: 16 levels and a value of MaxValueBytes are accepted.
+	if _, err := Parse([]byte(deep(15))); err != nil {
+		t.Errorf("16 levels: %v", err)
+	}
+	pad := MaxValueBytes - len(`{"path":"/a","topic":"t","fields":{"x":""}}`)
+	if _, err := Parse([]byte(`{"path":"/a","topic":"t","fields":{"x":"` + strings.Repeat("y", pad) + `"}}`)); err != nil {
+		t.Errorf("%d bytes: %v", MaxValueBytes, err)
+	}
+	// The same name in different objects is no duplicate.
+	if _, err := Parse([]byte(`{"path":"/a","topic":"t","fields":{"path":"x","a":{"path":"y"}}}`)); err != nil {
+		t.Errorf("names repeated in nested objects: %v", err)
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for _, n := range []string{"app", "nginx.access", "a_b-c.1", strings.Repeat("x", 128)} {
+		if !ValidName(n) || NameError(n) != "" {
+			t.Errorf("%q refused", n)
+		}
+	}
+	for _, n := range []string{"", ".", "..", "a/b", "a b", "ä", strings.Repeat("x", 129), "x\n"} {
+		if ValidName(n) || NameError(n) == "" {
+			t.Errorf("%q accepted", n)
+		}
+	}
+}

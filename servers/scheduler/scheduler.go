@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -60,15 +61,22 @@ func New(start StartFunc, allow AllowFunc, log *logrus.Entry) *Scheduler {
 // Apply makes the running jobs match desired, a map of job name → raw job
 // value (for the agent: the job keys with the agent's prefix removed).
 //
-// A malformed job is logged once with its name, reason and value, and
-// reported as status "invalid"; a job whose path agent.allow doesn't cover
+// A malformed job, or a key whose name is not a job name (empty, with a
+// '/', see job.ValidName), is logged once with its name, reason and value,
+// and reported as status "invalid"; a job whose path agent.allow doesn't cover
 // is reported "forbidden". Neither runs; every other job is unaffected.
 func (s *Scheduler) Apply(desired map[string][]byte) {
 	want := make(map[string]job.Spec, len(desired))
 	refused := map[string]refusal{}
 	for name, raw := range desired {
-		spec, err := job.Parse(raw)
 		r := refusal{raw: string(raw)}
+		var spec job.Spec
+		var err error
+		if msg := job.NameError(name); msg != "" {
+			err = errors.New(msg)
+		} else {
+			spec, err = job.Parse(raw)
+		}
 		switch {
 		case err != nil:
 			r.state, r.err = status.Invalid, err.Error()
@@ -79,7 +87,7 @@ func (s *Scheduler) Apply(desired map[string][]byte) {
 			continue
 		}
 		if prev, ok := s.refused[name]; !ok || prev.raw != r.raw {
-			s.log.WithField("job", name).Errorf("job %s is %s: %s (value %q); it does not run until fixed", name, r.state, r.err, raw)
+			s.log.WithField("job", name).Errorf("job %s is %s: %s (value %q); it does not run until fixed", name, r.state, r.err, clip(raw))
 		}
 		refused[name] = r
 	}
@@ -148,4 +156,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// clipBytes bounds how much of a refused value is logged: a value may be
+// up to etcd's request limit, and a log line should stay a line.
+const clipBytes = 512
+
+func clip(raw []byte) string {
+	if len(raw) <= clipBytes {
+		return string(raw)
+	}
+	return fmt.Sprintf("%s… (%d bytes)", raw[:clipBytes], len(raw))
 }

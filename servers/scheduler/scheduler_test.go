@@ -56,10 +56,13 @@ func TestApplyReconcilesByContent(t *testing.T) {
 			"c": `{"path":"relative.log","topic":"t"}`,
 			"d": `{"path":"/d.log","topic":"t"}`,
 		}, []string{"stop a", "start d /d.log"}},
-		{"b made invalid: it stops; e forbidden", map[string]string{
-			"b": `{"path":"/b2.log","topic":"t","bogus":1}`,
-			"d": `{"path":"/d.log","topic":"t"}`,
-			"e": `{"path":"/secret/keys","topic":"t"}`,
+		{"b made invalid: it stops; e forbidden; keys that are no job name", map[string]string{
+			"b":   `{"path":"/b2.log","topic":"t","bogus":1}`,
+			"d":   `{"path":"/d.log","topic":"t"}`,
+			"e":   `{"path":"/secret/keys","topic":"t"}`,
+			"":    `{"path":"/x.log","topic":"t"}`,
+			"x/y": `{"path":"/y.log","topic":"t"}`,
+			"..":  `{"path":"/z.log","topic":"t"}`,
 		}, []string{"stop b"}},
 	}
 	for _, st := range steps {
@@ -77,7 +80,9 @@ func TestApplyReconcilesByContent(t *testing.T) {
 	for _, j := range s.Status() {
 		states[j.Name] = j.State
 	}
-	if want := map[string]string{"b": status.Invalid, "d": status.Running, "e": status.Forbidden}; !reflect.DeepEqual(states, want) {
+	want := map[string]string{"b": status.Invalid, "d": status.Running, "e": status.Forbidden,
+		"": status.Invalid, "x/y": status.Invalid, "..": status.Invalid}
+	if !reflect.DeepEqual(states, want) {
 		t.Fatalf("status %v, want %v", states, want)
 	}
 	f.events = nil

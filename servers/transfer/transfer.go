@@ -117,7 +117,7 @@ func startWriters(ctx context.Context, cfg *config.Config, pattern *indexname.Pa
 	wc := newWriterConfig(cfg.ES)
 	ready := make(chan struct{})
 	if cfg.LocalES() {
-		store, err := filestore.Open(cfg.LocalESDir(), cfg.ES.LocalKeep, logging.For("files"))
+		store, err := filestore.Open(cfg.LocalESDir(), cfg.ES.LocalKeep, time.Now(), logging.For("files"))
 		if err != nil {
 			return nil, err
 		}
