@@ -59,10 +59,12 @@ level = info
 	testkit.WaitFor(t, 120*time.Second, "10,000 documents in "+index, func() bool {
 		return testkit.ESCount(t, index) >= 10000
 	})
-	// Exactly: a moment later there are still no more than 10,000.
-	time.Sleep(3 * time.Second)
-	if n := testkit.ESCount(t, index); n != 10000 {
-		t.Fatalf("%s holds %d documents, want exactly 10000", index, n)
+	// Exactly: once a marker written after them is stored, there are still
+	// no more than 10,000 of them.
+	appendText(t, logFile, "marker after the 10,000 lines\n")
+	waitDoc(t, index, "marker after the 10,000 lines")
+	if n := testkit.ESCount(t, index); n != 10001 {
+		t.Fatalf("%s holds %d documents, want exactly the 10000 lines and the marker", index, n)
 	}
 
 	var hits struct {
@@ -113,13 +115,18 @@ level = info
 		t.Errorf("event.id %q is not the document _id %q", id, doc.ID)
 	}
 
-	// Delete the job: what is appended afterwards stays out of ES.
+	// Delete the job: what is appended afterwards stays out of ES. A marker
+	// from another job, written after those lines, shows the pipeline went
+	// on shipping meanwhile.
 	testkit.Etcdctl(t, "del", jobKey)
 	p.WaitLog(30*time.Second, "stopping job app")
 	appendLines(t, logFile, 10000, 100)
-	time.Sleep(5 * time.Second)
-	if n := testkit.ESCount(t, index); n != 10000 {
-		t.Fatalf("after the job was deleted %s holds %d documents, want still 10000", index, n)
+	markerFile := filepath.Join(dir, "marker.log")
+	writeFile(t, markerFile, "marker after the deleted job's lines\n")
+	testkit.Etcdctl(t, "put", prefix+"job/"+agentID+"/marker", fmt.Sprintf(`{"path": %q, "topic": %q}`, markerFile, topic))
+	waitDoc(t, index, "marker after the deleted job's lines")
+	if n := testkit.ESCount(t, index); n != 10002 {
+		t.Fatalf("after the job was deleted %s holds %d documents, want still the 10001 and the second marker", index, n)
 	}
 
 	p.Stop(30 * time.Second)
@@ -149,6 +156,33 @@ func appendLines(t *testing.T, path string, from, n int) {
 		t.Fatal(err)
 	}
 	f.Close()
+}
+
+// waitDoc waits until a document whose message is text is searchable in
+// index.
+func waitDoc(t *testing.T, index, text string) {
+	t.Helper()
+	testkit.WaitFor(t, 120*time.Second, "the document "+text+" in "+index, func() bool {
+		testkit.ES(t, "POST", "/"+index+"/_refresh", "", nil)
+		var r struct {
+			Count int `json:"count"`
+		}
+		q, _ := json.Marshal(map[string]any{"query": map[string]any{"match_phrase": map[string]any{"message": text}}})
+		testkit.ES(t, "POST", "/"+index+"/_count", string(q), &r)
+		return r.Count > 0
+	})
+}
+
+func appendText(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func writeFile(t testing.TB, path, data string) {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"brun/base/testkit"
 )
@@ -38,5 +41,90 @@ func TestBadConfigExitsWithTheKey(t *testing.T) {
 	out, err := exec.Command(bin, "version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "brun ") {
 		t.Errorf("brun version: %q, %v", out, err)
+	}
+}
+
+// localConf writes an ini for brun in local mode (embedded etcd, no Kafka,
+// local files) on free ports, with data.dir and log.dir under dir.
+func localConf(t *testing.T, dir, logDir string) string {
+	t.Helper()
+	conf := filepath.Join(dir, "brun.ini")
+	body := fmt.Sprintf(`
+[brun]
+roles = agent,transfer
+data.dir = %s/data
+metrics.listen = %s
+[agent]
+id = local-test
+[etcd]
+embed.listen = %s
+[demo]
+path =
+[log]
+dir = %s
+level = info
+`, dir, testkit.FreeAddr(t), testkit.FreeAddr(t), logDir)
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// A second brun on a data.dir in use exits at once, non-zero, naming the
+// directory and the pid of the brun that has it; the first runs on.
+func TestSecondBrunOnOneDataDir(t *testing.T) {
+	dir := t.TempDir()
+	conf := localConf(t, dir, "")
+	first := testkit.StartBrun(t, conf)
+	first.WaitLog(60*time.Second, "agent local-test watching")
+
+	// Another ini, other ports, the same data.dir.
+	second := testkit.StartBrun(t, localConf(t, dir, ""))
+	if code := second.Wait(30 * time.Second); code == 0 {
+		t.Fatal("the second brun exited 0")
+	}
+	want := fmt.Sprintf("brun.data.dir %s/data is in use by another brun (pid %d)", dir, first.Pid())
+	if !strings.Contains(second.Logs.String(), want) {
+		t.Fatalf("the second brun said:\n%s\nwant %q", second.Logs.String(), want)
+	}
+	if !first.Alive() {
+		t.Fatal("the first brun ended")
+	}
+	first.Stop(30 * time.Second)
+}
+
+// SIGHUP does not stop brun: it reopens brun's log file, says so there,
+// and brun runs on and stops gracefully later.
+func TestSIGHUPReopensTheLog(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "logs")
+	p := testkit.StartBrun(t, localConf(t, dir, logDir))
+	link := filepath.Join(logDir, "brun.log")
+	readLog := func() string {
+		b, _ := os.ReadFile(link)
+		return string(b)
+	}
+	testkit.WaitFor(t, 60*time.Second, "brun to run its agent", func() bool { return strings.Contains(readLog(), "agent local-test watching") })
+	// The log is moved away, as an operator or a rotation tool does.
+	old, err := os.Readlink(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(old) {
+		old = filepath.Join(logDir, old)
+	}
+	if err := os.Rename(old, old+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGHUP)
+	testkit.WaitFor(t, 30*time.Second, "a new log file saying it was reopened", func() bool {
+		return strings.Contains(readLog(), "SIGHUP: log file reopened")
+	})
+	if !p.Alive() {
+		t.Fatal("brun ended on SIGHUP")
+	}
+	p.Stop(30 * time.Second)
+	if !strings.Contains(readLog(), "brun stopped") {
+		t.Errorf("no graceful stop in the reopened log:\n%s", readLog())
 	}
 }

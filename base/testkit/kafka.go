@@ -3,6 +3,7 @@ package testkit
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,34 @@ type Event struct {
 // after the deadline; it returns what it read, decoded. A record that is
 // not a brun event fails t.
 func KafkaRead(t testing.TB, topic string, want int, timeout time.Duration) []Event {
+	t.Helper()
+	return kafkaRead(t, topic, timeout, func(out []Event) bool { return len(out) >= want }, false)
+}
+
+// KafkaReadUntil reads every partition of topic from the oldest record
+// until a record whose message holds marker has arrived, then reads on to
+// the end of every partition as it is then, and returns all it read. It
+// fails t if the marker does not arrive within timeout. Tests that must
+// show that something was NOT shipped write a marker after it and wait
+// for the marker, instead of sleeping.
+func KafkaReadUntil(t testing.TB, topic, marker string, timeout time.Duration) []Event {
+	t.Helper()
+	out := kafkaRead(t, topic, timeout, func(out []Event) bool {
+		return len(out) > 0 && strings.Contains(out[len(out)-1].Message, marker)
+	}, true)
+	for _, e := range out {
+		if strings.Contains(e.Message, marker) {
+			return out
+		}
+	}
+	t.Fatalf("no record holding %q in %s within %v (%d records read)", marker, topic, timeout, len(out))
+	return nil
+}
+
+// kafkaRead consumes topic until done says so or timeout passes. Then it
+// reads on: to the end of every partition as it is at that moment when
+// toEnd is set, else until 2 s pass without a record.
+func kafkaRead(t testing.TB, topic string, timeout time.Duration, done func([]Event) bool, toEnd bool) []Event {
 	t.Helper()
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_0_0_0
@@ -77,18 +106,50 @@ func KafkaRead(t testing.TB, topic string, want int, timeout time.Duration) []Ev
 		}()
 	}
 	var out []Event
+	next := map[int32]int64{} // per partition: the offset after the last record read
+	decode := func(m *sarama.ConsumerMessage) {
+		var e Event
+		if err := json.Unmarshal(m.Value, &e); err != nil {
+			t.Fatalf("record %s/%d@%d is not a brun event: %v\n%s", topic, m.Partition, m.Offset, err, m.Value)
+		}
+		out = append(out, e)
+		next[m.Partition] = m.Offset + 1
+	}
 	deadline := time.After(timeout)
-	for len(out) < want {
+	for !done(out) {
 		select {
 		case m := <-msgs:
-			var e Event
-			if err := json.Unmarshal(m.Value, &e); err != nil {
-				t.Fatalf("record %s/%d@%d is not a brun event: %v\n%s", topic, m.Partition, m.Offset, err, m.Value)
-			}
-			out = append(out, e)
+			decode(m)
 		case <-deadline:
 			return out
 		}
+	}
+	if toEnd {
+		end := map[int32]int64{}
+		for _, p := range parts {
+			retry(fmt.Sprintf("end of %s/%d", topic, p), func() (err error) {
+				end[p], err = client.GetOffset(topic, p, sarama.OffsetNewest)
+				return err
+			})
+		}
+		reached := func() bool {
+			for p, e := range end {
+				if next[p] < e {
+					return false
+				}
+			}
+			return true
+		}
+		deadline := time.After(timeout)
+		for !reached() {
+			select {
+			case m := <-msgs:
+				decode(m)
+			case <-deadline:
+				t.Fatalf("could not read %s to its end %v within %v (at %v)", topic, end, timeout, next)
+			}
+		}
+		return out
 	}
 	// Anything more (duplicates) that is already there.
 	for {

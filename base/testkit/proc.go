@@ -113,6 +113,47 @@ func (p *Proc) WaitLog(timeout time.Duration, s string) {
 	WaitFor(p.t, timeout, "log line "+s, func() bool { return strings.Contains(p.Logs.String(), s) })
 }
 
+// WaitLogCount waits until the log contains s at least n times (a line
+// logged once per event, such as a job's start, seen for the n-th time).
+func (p *Proc) WaitLogCount(timeout time.Duration, s string, n int) {
+	p.t.Helper()
+	WaitFor(p.t, timeout, fmt.Sprintf("log line %s %d times", s, n), func() bool { return strings.Count(p.Logs.String(), s) >= n })
+}
+
+// Alive reports whether the process is still running.
+func (p *Proc) Alive() bool {
+	select {
+	case err := <-p.done:
+		p.done <- err // keep it for Stop and Kill9
+		return false
+	default:
+		return true
+	}
+}
+
+// Wait waits up to timeout for the process to exit by itself and returns
+// its exit code; it fails t if the process is still running then.
+func (p *Proc) Wait(timeout time.Duration) int {
+	p.t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			p.t.Fatalf("waiting for brun: %v", err)
+		}
+		return 0
+	case <-time.After(timeout):
+		p.t.Fatalf("brun did not exit within %v", timeout)
+		return -1
+	}
+}
+
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig os.Signal) { p.cmd.Process.Signal(sig) }
+
 // RSS returns the process's resident set size in bytes (Linux).
 func (p *Proc) RSS() int64 { return RSSOf(p.Pid()) }
 

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -61,6 +62,34 @@ level = info
 
 func (w *world) putJob(name, value string) {
 	testkit.Etcdctl(w.t, "put", w.prefix+"job/"+w.agentID+"/"+name, value)
+}
+
+// jobStatus is one job in the agent's status key.
+type jobStatus struct {
+	Name, State, Error, Topic string
+	Lines, Acked           int64
+}
+
+// waitStatus waits until the agent's status key holds a job for which
+// cond is true.
+func (w *world) waitStatus(timeout time.Duration, what string, cond func(jobStatus) bool) jobStatus {
+	w.t.Helper()
+	var found jobStatus
+	testkit.WaitFor(w.t, timeout, what, func() bool {
+		out := testkit.Etcdctl(w.t, "get", "--print-value-only", w.prefix+"status/"+w.agentID)
+		var st struct{ Jobs []jobStatus }
+		if json.Unmarshal([]byte(out), &st) != nil {
+			return false
+		}
+		for _, j := range st.Jobs {
+			if cond(j) {
+				found = j
+				return true
+			}
+		}
+		return false
+	})
+	return found
 }
 
 func (w *world) delJob(name string) {
