@@ -67,7 +67,7 @@ func (w *world) putJob(name, value string) {
 // jobStatus is one job in the agent's status key.
 type jobStatus struct {
 	Name, State, Error, Topic string
-	Lines, Acked           int64
+	Lines, Acked              int64
 }
 
 // waitStatus waits until the agent's status key holds a job for which
