@@ -124,6 +124,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"[etcd]\nprefix = logagent", `etcd.prefix: "logagent" must start and end with '/'`},
 		{"[transfer]\ntopics = ok,bad topic", `transfer.topics: "bad topic" is not a valid Kafka topic name`},
 		{"[console]\nlisten = 8080", `console.listen: "8080" is not host:port`},
+		{"[console]\nhosts = logs.example.com,http://evil/", `console.hosts: "http://evil/" is not a host name`},
+		{"[console]\nhosts = logs.example.com:8080", `console.hosts: "logs.example.com:8080" is not a host name`},
 		{"[kafka]\nendpoints = broker-without-port", `kafka.endpoints: "broker-without-port" is not host:port`},
 		{"[es]\nendpoints = 127.0.0.1:9200", `es.endpoints: "127.0.0.1:9200" is not an http:// or https:// URL`},
 		{"[agent]\nid = a/b", `agent.id: "a/b" must not contain '/'`},
@@ -165,9 +167,19 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "d", "7x", "1.5d"} {
-		if _, err := ParseDuration(bad); err == nil && bad != "" {
-			t.Errorf("ParseDuration(%q) accepted", bad)
+	for _, bad := range []string{"", "d", "7x", "1.5d", "-1d", "-5m",
+		// Beyond what a time.Duration holds: an error, never a small
+		// wrapped-around value (213504d once became 25m26s).
+		"213504d", "106752d", "106751d24h", "9223372036854775807d", "1d2562047h"} {
+		if got, err := ParseDuration(bad); err == nil && bad != "" {
+			t.Errorf("ParseDuration(%q) accepted as %v", bad, got)
 		}
+	}
+	if got, err := ParseDuration("106751d"); err != nil || got != 106751*24*time.Hour {
+		t.Errorf("ParseDuration(106751d) = %v, %v: the largest whole number of days fits", got, err)
+	}
+	p := writeConf(t, "[log]\nmax.age = 213504d\n")
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), `log.max.age: "213504d"`) {
+		t.Errorf("max.age = 213504d: %v", err)
 	}
 }
