@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,8 +18,18 @@ import (
 	"brun/servers/status"
 )
 
-// scanInterval is how often a job looks for new files at its path or glob.
-const scanInterval = time.Second
+const (
+	// scanInterval is how often a job looks for new files at its path or
+	// glob.
+	scanInterval = time.Second
+	// scanPause: after a scan that took d, the next waits scanPause×d (at
+	// least scanInterval): a job spends at most a tenth of a core globbing.
+	scanPause = 10
+	// maxOpenPerJob bounds the files one job reads at once (each holds a
+	// descriptor and a buffer). More files matching wait for a reader to
+	// finish; the job's status says so.
+	maxOpenPerJob = 1024
+)
 
 // tailJob runs one job: it finds the files its path names (re-scanning a
 // glob for new ones) and runs one harvester per file, identified by device
@@ -52,14 +63,15 @@ func newTailJob(name string, spec job.Spec, c *Collector) *tailJob {
 	}
 }
 
-// run scans for files until ctx ends, then waits for every harvester.
+// run scans for files until ctx ends, then waits for every harvester. A
+// scan that takes long (a glob over a large tree) makes the next one wait
+// scanPause times as long, so that no job's globbing starves the agent.
 func (t *tailJob) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	tick := time.NewTicker(scanInterval)
-	defer tick.Stop()
 	var lastErr string
 	for {
+		began := time.Now()
 		if err := t.scan(ctx, &wg); err != nil {
 			if err.Error() != lastErr {
 				t.log.Error(err)
@@ -68,9 +80,12 @@ func (t *tailJob) run(ctx context.Context) {
 		} else {
 			lastErr = ""
 		}
+		wait := max(scanInterval, scanPause*time.Since(began))
+		tm := time.NewTimer(wait)
 		select {
-		case <-tick.C:
+		case <-tm.C:
 		case <-ctx.Done():
+			tm.Stop()
 			return
 		}
 	}
@@ -116,6 +131,10 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		if t.running(keyOf(fi)) {
 			found++
 			continue
+		}
+		if t.open() >= maxOpenPerJob {
+			fail(fmt.Errorf("%s matches more files than a job reads at once (%d); the others wait for one to be done", t.spec.Path, maxOpenPerJob))
+			break
 		}
 		// A glob keeps matching rotated files that were read to their end:
 		// open them again only when they grew.
@@ -171,6 +190,13 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
 func keyOf(fi os.FileInfo) fileKey {
 	dev, ino := fileIdentity(fi)
 	return fileKey{dev, ino}
+}
+
+// open returns how many files the job reads now.
+func (t *tailJob) open() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.files)
 }
 
 func (t *tailJob) running(k fileKey) bool {
