@@ -49,10 +49,11 @@ level = warn
 		p := testkit.StartBrun(b, conf)
 		testkit.WaitFor(b, time.Minute, "the console", func() bool { return indexed(consoleAddr) >= 0 })
 		cpu0 := testkit.CPUSeconds(b, p.Pid())
+		root := testkit.EmbeddedEtcdUser(b, filepath.Join(dir, "data", "etcd"))
 
 		b.StartTimer()
 		start := time.Now()
-		testkit.EtcdctlAt(b, etcdAddr, "put", "/logagent/job/bench/app", fmt.Sprintf(`{"path": %q, "topic": "app"}`, logFile))
+		testkit.EtcdctlAs(b, etcdAddr, root, "put", "/logagent/job/bench/app", fmt.Sprintf(`{"path": %q, "topic": "app"}`, logFile))
 		for indexed(consoleAddr) < n {
 			if time.Since(start) > 10*time.Minute {
 				b.Fatalf("only %d of %d lines stored after 10 minutes", indexed(consoleAddr), n)

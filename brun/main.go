@@ -163,8 +163,9 @@ func runRoles(parent context.Context, cfg *config.Config) error {
 		}
 		defer m.Close() // after the client and the roles: deferred first
 		cfg.Etcd.Endpoints = []string{m.Endpoint}
-		log.WithField("dir", m.Dir).Infof("etcd.endpoints is empty: embedded etcd serving on %s (etcdctl --endpoints=%s get --prefix %s)",
-			m.Endpoint, m.Endpoint, cfg.Etcd.Prefix)
+		cfg.Etcd.Username, cfg.Etcd.Password = m.Username, m.Password
+		log.WithField("dir", m.Dir).Infof("etcd.endpoints is empty: embedded etcd serving on %s, as user %s only; for etcdctl: export ETCDCTL_ENDPOINTS=%s ETCDCTL_USER=%s:$(cat %s)",
+			m.Endpoint, m.Username, m.Endpoint, m.Username, m.PasswordFile)
 	}
 	cli, err := etcdx.New(cfg.Etcd)
 	if err != nil {

@@ -78,11 +78,13 @@ func TestMakeRunOnAFreshCheckout(t *testing.T) {
 		}
 	}
 
-	// A second job, added with etcdctl against the embedded etcd, ships.
+	// A second job, added with etcdctl against the embedded etcd, as its
+	// root user (brun wrote the password to data/etcd/root.password), ships.
 	second := filepath.Join(dir, "second.log")
 	appendSeq(t, second, 0, 1000)
 	spec := fmt.Sprintf(`{"path": %q, "topic": "second"}`, second)
-	testkit.EtcdctlAt(t, etcdAddr, "put", "/logagent/job/"+agentID+"/second", spec)
+	root := testkit.EmbeddedEtcdUser(t, filepath.Join(dir, "data", "etcd"))
+	testkit.EtcdctlAs(t, etcdAddr, root, "put", "/logagent/job/"+agentID+"/second", spec)
 	sink := filepath.Join(dir, "data", "es")
 	testkit.WaitFor(t, time.Minute, "1000 lines of the second job in the local files", func() bool {
 		return len(messages(t, sink, "second-")) == 1000

@@ -63,12 +63,21 @@ func (c *Config) Validate() error {
 	}
 
 	if c.EmbeddedEtcd() {
-		// The embedded etcd has no authentication: it must not be reachable
-		// from other hosts.
+		// The embedded etcd is brun's own: other hosts get their jobs from
+		// an etcd cluster (etcd.endpoints), never from one brun's.
 		if err := checkHostPort(c.Etcd.EmbedListen, false); err != nil {
 			bad("etcd.embed.listen", c.Etcd.EmbedListen, err.Error())
 		} else if !IsLoopback(c.Etcd.EmbedListen) {
-			bad("etcd.embed.listen", c.Etcd.EmbedListen, "must be a loopback address (127.0.0.1:port): the embedded etcd has no authentication; for other hosts run an etcd cluster and set etcd.endpoints")
+			bad("etcd.embed.listen", c.Etcd.EmbedListen, "must be a loopback address (127.0.0.1:port): the embedded etcd serves this host only; for other hosts run an etcd cluster and set etcd.endpoints")
+		}
+		// brun makes the embedded etcd's credentials itself and hands them
+		// to every role; others set here would be ignored, or mistaken for
+		// them. The password is not quoted back.
+		if c.Etcd.Username != "" {
+			bad("etcd.username", c.Etcd.Username, "must be empty when etcd.endpoints is empty: the embedded etcd's user is root, its password in data.dir/etcd/root.password")
+		}
+		if c.Etcd.Password != "" {
+			bad("etcd.password", "***", "must be empty when etcd.endpoints is empty: the embedded etcd's root password lives in data.dir/etcd/root.password")
 		}
 	}
 	for _, e := range c.Etcd.Endpoints {

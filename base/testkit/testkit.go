@@ -65,6 +65,33 @@ func EtcdctlAt(t testing.TB, endpoint string, args ...string) string {
 	return string(out)
 }
 
+// EtcdctlAs runs etcdctl (v3 API) against the etcd at endpoint as user
+// ("name:password", as etcdctl's --user takes it; see EmbeddedEtcdUser).
+// The user goes in ETCDCTL_USER, not on the command line, where other
+// processes could read the password.
+func EtcdctlAs(t testing.TB, endpoint, user string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("etcdctl", append([]string{"--endpoints=" + endpoint}, args...)...)
+	cmd.Env = append(os.Environ(), "ETCDCTL_API=3", "ETCDCTL_USER="+user)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcdctl as %s %v: %v\n%s", strings.SplitN(user, ":", 2)[0], args, err, out)
+	}
+	return string(out)
+}
+
+// EmbeddedEtcdUser returns the user of the embedded etcd whose data is in
+// etcdDir (data.dir/etcd), as EtcdctlAs takes it: "root:" and the password
+// brun keeps in etcdDir/root.password. A missing file fails t.
+func EmbeddedEtcdUser(t testing.TB, etcdDir string) string {
+	t.Helper()
+	pw, err := os.ReadFile(filepath.Join(etcdDir, "root.password"))
+	if err != nil {
+		t.Fatalf("the embedded etcd's password: %v", err)
+	}
+	return "root:" + strings.TrimSpace(string(pw))
+}
+
 // ES sends a request to the test Elasticsearch and decodes the JSON answer
 // into out (when not nil). A non-2xx answer fails t.
 func ES(t testing.TB, method, path string, body string, out any) {
