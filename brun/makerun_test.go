@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +42,7 @@ func TestMakeRunOnAFreshCheckout(t *testing.T) {
 		"listen = 127.0.0.1:8080":         "listen = " + consoleAddr,
 		"metrics.listen = 127.0.0.1:9108": "metrics.listen = " + metricsAddr,
 	})
-	api := "http://" + consoleAddr
+	api := consoleAPI{base: "http://" + consoleAddr, tokenFile: filepath.Join(dir, "data", "console.token")}
 
 	run := startMakeRun(t, dir)
 	// The first build may take minutes; brun itself then has one.
@@ -70,12 +71,21 @@ func TestMakeRunOnAFreshCheckout(t *testing.T) {
 		ev := getEvents(t, api, agentID, "demo", "")
 		return ev.Source == "files" && len(ev.Events) > 0 && strings.Contains(ev.Events[0].Message, "c.e.api.Handler")
 	})
-	if ev := getEvents(t, api, agentID, "demo", "ERROR locked"); len(ev.Events) > 0 {
-		for _, e := range ev.Events {
-			if !strings.Contains(e.Message, "ERROR") || !strings.Contains(e.Message, "locked") {
-				t.Errorf("filter \"ERROR locked\" returned %q", e.Message)
-			}
+	// The demo writes an ERROR record with a "locked" stack trace about one
+	// line in 30: wait for the filter to find one, then every event it
+	// returns must hold both words.
+	var filtered eventsAnswer
+	testkit.WaitFor(t, time.Until(deadline)+time.Minute, `an event matching the filter "ERROR locked"`, func() bool {
+		filtered = getEvents(t, api, agentID, "demo", "ERROR locked")
+		return len(filtered.Events) > 0
+	})
+	for _, e := range filtered.Events {
+		if !strings.Contains(e.Message, "ERROR") || !strings.Contains(e.Message, "locked") {
+			t.Errorf("filter \"ERROR locked\" returned %q", e.Message)
 		}
+	}
+	if all := getEvents(t, api, agentID, "demo", ""); len(all.Events) <= len(filtered.Events) {
+		t.Errorf("the filter kept %d of %d events: it filters nothing", len(filtered.Events), len(all.Events))
 	}
 
 	// A second job, added with etcdctl against the embedded etcd, as its
@@ -280,32 +290,46 @@ func (a consoleAgent) job(name string) *jobState {
 	return nil
 }
 
-// getJSON decodes the answer of GET url into out. It returns false when
+// consoleAPI is the console of the brun under test. Its token, which brun
+// generates into data.dir when console.token is empty, is read from
+// tokenFile for each call (it exists once brun has started).
+type consoleAPI struct {
+	base, tokenFile string
+}
+
+// getJSON decodes the answer of GET path into out. It returns false when
 // nothing listens yet (brun prints where the console is before it
 // listens); any other failure fails t.
-func getJSON(t *testing.T, url string, out any) bool {
+func (c consoleAPI) getJSON(t *testing.T, path string, out any) bool {
 	t.Helper()
-	res, err := http.Get(url)
+	req, err := http.NewRequest("GET", c.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := os.ReadFile(c.tokenFile); err == nil {
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return false
 		}
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatalf("GET %s: %v", path, err)
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 {
-		t.Fatalf("GET %s: %s\n%s", url, res.Status, data)
+		t.Fatalf("GET %s: %s\n%s", path, res.Status, data)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		t.Fatalf("GET %s: %v\n%s", url, err, data)
+		t.Fatalf("GET %s: %v\n%s", path, err, data)
 	}
 	return true
 }
 
-func getAgents(t *testing.T, api string) []consoleAgent {
+func getAgents(t *testing.T, api consoleAPI) []consoleAgent {
 	var agents []consoleAgent
-	getJSON(t, api+"/api/agents", &agents)
+	api.getJSON(t, "/api/agents", &agents)
 	return agents
 }
 
@@ -316,9 +340,9 @@ type eventsAnswer struct {
 	} `json:"events"`
 }
 
-func getEvents(t *testing.T, api, agent, job, q string) eventsAnswer {
+func getEvents(t *testing.T, api consoleAPI, agent, job, q string) eventsAnswer {
 	var ev eventsAnswer
-	getJSON(t, api+"/api/agents/"+agent+"/jobs/"+job+"/events?q="+strings.ReplaceAll(q, " ", "+"), &ev)
+	api.getJSON(t, "/api/agents/"+agent+"/jobs/"+job+"/events?q="+url.QueryEscape(q), &ev)
 	return ev
 }
 
