@@ -108,7 +108,20 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "brun %s: logging to %s\n", version.Version, filepath.Join(cfg.Log.Dir, cfg.LogFileName()+".log"))
 	}
 	if cfg.HasRole(config.RoleConsole) {
-		fmt.Fprintf(os.Stderr, "brun %s: console on http://%s/\n", version.Version, cfg.Console.Listen)
+		token, generated, err := console.Token(cfg)
+		if err != nil {
+			logrus.Error(err)
+			fmt.Fprintf(os.Stderr, "brun: %v\n", err)
+			return 1
+		}
+		if generated {
+			// The login URL holds the token: the terminal only, never brun's
+			// log file, which other users may read.
+			logrus.Infof("console: [console] token is empty; the token brun generated is in %s (mode 0600), and the login URL was printed on standard error", cfg.ConsoleTokenFile())
+			fmt.Fprintf(os.Stderr, "brun %s: console on http://%s/login?token=%s\n", version.Version, cfg.Console.Listen, token)
+		} else {
+			fmt.Fprintf(os.Stderr, "brun %s: console on http://%s/ (log in with console.token)\n", version.Version, cfg.Console.Listen)
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

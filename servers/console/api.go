@@ -18,8 +18,10 @@ import (
 	"brun/servers/job"
 )
 
-// maxJobBytes bounds a PUT body: a job is a few hundred bytes.
-const maxJobBytes = 1 << 20
+// maxJobBytes bounds a PUT body and what one stored value adds to an
+// answer: the validator's bound of a job value (a job is a few hundred
+// bytes).
+const maxJobBytes = job.MaxValueBytes
 
 // listAgents answers GET /api/agents: every agent that is registered or
 // has jobs, with its last status.
@@ -87,7 +89,12 @@ func (s *Server) putJob(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJobBytes))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "job body: %v", err)
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, "job body: over %d bytes; a job value is at most 64 KiB", maxJobBytes)
+			return
+		}
+		writeError(w, http.StatusBadRequest, "job body: %v", err)
 		return
 	}
 	if _, err := job.Parse(body); err != nil {
@@ -144,20 +151,41 @@ func (s *Server) putJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, j)
 }
 
-// deleteJob answers DELETE /api/agents/{agent}/jobs/{name}: 404 when the
-// job does not exist, 409 when If-Match names a revision the job no
-// longer has, else 200 with the deleted key and etcd's new revision.
+// deleteJob answers DELETE /api/agents/{agent}/jobs/{name}: see remove.
 func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
 	agent, name, ok := s.segments(w, r)
 	if !ok {
 		return
 	}
+	s.remove(w, r, s.keys.Job(agent, name))
+}
+
+// deleteKey answers DELETE /api/jobs?key=<key>: it deletes any key under
+// <prefix>job/, including those that are no job (job/<agent>/,
+// job/<agent>/a/b, a name with spaces), which no path of the API can
+// name. Any other key is 400: the console writes jobs only.
+func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
+	key := r.URL.Query().Get("key")
+	if !strings.HasPrefix(key, s.keys.AllJobs()) {
+		reason := "is required (the full key, as GET /api/jobs lists it)"
+		if key != "" {
+			reason = fmt.Sprintf("%.300q is not under %s: the console deletes job keys only", key, s.keys.AllJobs())
+		}
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "bad key", Fields: []fieldError{{Field: "key", Reason: reason}}})
+		return
+	}
+	s.remove(w, r, key)
+}
+
+// remove deletes key: 404 when it does not exist, 409 when If-Match names
+// a revision it no longer has, else 200 with the deleted key and etcd's
+// new revision. The change is logged.
+func (s *Server) remove(w http.ResponseWriter, r *http.Request, key string) {
 	rev, conditional, bad := ifMatch(r)
 	if bad != "" {
 		writeError(w, http.StatusBadRequest, "%s", bad)
 		return
 	}
-	key := s.keys.Job(agent, name)
 	ctx, cancel := context.WithTimeout(r.Context(), etcdTimeout)
 	defer cancel()
 	txn := s.cli.Txn(ctx)
@@ -196,7 +224,7 @@ func (s *Server) conflict(w http.ResponseWriter, key string, want int64, kvs []*
 	}
 	if len(kvs) > 0 {
 		out.Revision = kvs[0].ModRevision
-		if json.Valid(kvs[0].Value) {
+		if len(kvs[0].Value) <= maxJobBytes && json.Valid(kvs[0].Value) {
 			out.Current = kvs[0].Value
 		}
 		w.Header().Set("ETag", etag(out.Revision))
@@ -215,14 +243,18 @@ func (s *Server) changed(r *http.Request, op, key, old, new string, rev int64) {
 }
 
 // segments returns the {agent} and {name} path values, answering 400 when
-// one can't be an etcd key segment.
+// agent can't be an etcd key segment or name is no job name (the agent
+// would refuse to run it; a key that holds one already is reached with
+// DELETE /api/jobs?key=).
 func (s *Server) segments(w http.ResponseWriter, r *http.Request) (agent, name string, ok bool) {
 	agent, name = r.PathValue("agent"), r.PathValue("name")
-	for _, seg := range []struct{ field, v string }{{"agent", agent}, {"name", name}} {
-		if err := checkSegment(seg.field, seg.v); err != nil {
-			writeJSON(w, http.StatusBadRequest, err)
-			return "", "", false
-		}
+	if err := checkSegment("agent", agent); err != nil {
+		writeJSON(w, http.StatusBadRequest, err)
+		return "", "", false
+	}
+	if reason := job.NameError(name); reason != "" {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "bad name", Fields: []fieldError{{Field: "name", Reason: reason}}})
+		return "", "", false
 	}
 	return agent, name, true
 }

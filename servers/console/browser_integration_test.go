@@ -91,9 +91,11 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 
 // TestBrowserAddsJobAndSeesItRun drives the real page in headless Chromium
 // against a real brun (agent and console roles) with the real etcd and
-// Kafka: the token is entered once, the agent is listed, a bad path is
-// refused beside the field with nothing written, a good job is written to
-// etcd, the agent runs it and its lines counter follows the file.
+// Kafka: the page asks for a login, refuses a wrong token, logs in with
+// the right one and out again, and in again with the login URL; the agent
+// is listed, a bad path is refused beside the field with nothing written,
+// a good job is written to etcd, the agent runs it and its lines counter
+// follows the file.
 func TestBrowserAddsJobAndSeesItRun(t *testing.T) {
 	testkit.Integration(t)
 	run := testkit.Unique("console")
@@ -127,16 +129,42 @@ dir =
 	agentSel := fmt.Sprintf(`article[data-agent=%q]`, agentID)
 	rowSel := agentSel + ` tr[data-job="app"]`
 
-	// The page asks for the token, keeps it, and then lists the live agent.
-	step(t, ctx, "open the page and enter the token",
+	// Not logged in, the page shows its login form and no agent; a wrong
+	// token is refused there.
+	step(t, ctx, "open the page and enter a wrong token",
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.ID("token-input")),
-		chromedp.SendKeys(chromedp.ID("token-input"), token),
-		chromedp.Click(chromedp.ID("token-save")),
+		chromedp.WaitVisible(chromedp.ID("login-token")),
+		chromedp.SendKeys(chromedp.ID("login-token"), "not-"+token),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	testkit.WaitFor(t, 20*time.Second, "the wrong token refused", func() bool {
+		return strings.Contains(text(t, ctx, "#login-error"), "not the console's token")
+	})
+	if got := text(t, ctx, agentSel+" h2"); got != "" {
+		t.Fatalf("logged out, the page shows agent %q", got)
+	}
+	// The right token logs in: the live agent is listed. Log out shows the
+	// form again.
+	step(t, ctx, "log in with the form, then log out",
+		chromedp.SetValue(chromedp.ID("login-token"), token),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(agentSel+" .badge.alive")),
+		chromedp.Click(chromedp.ID("logout-button")),
+		chromedp.WaitVisible(chromedp.ID("login-token")),
+	)
+	if got := text(t, ctx, agentSel+" h2"); got != "" {
+		t.Fatalf("after Log out the page shows agent %q", got)
+	}
+	// The login URL, as brun prints it, logs in and leaves the address bar.
+	step(t, ctx, "open the login URL",
+		chromedp.Navigate(base+"/login?token="+token),
 		chromedp.WaitVisible(chromedp.CSS(agentSel+" .badge.alive")),
 	)
 	if got := text(t, ctx, agentSel+" h2"); got != agentID {
 		t.Fatalf("agent card title %q, want %q", got, agentID)
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`)); err != nil || loc != base+"/" {
+		t.Fatalf("after the login URL the page is at %q (%v), want %s/", loc, err, base)
 	}
 
 	// A relative path: the validator's message beside the path field, and
@@ -187,6 +215,31 @@ dir =
 		t.Errorf("a running job shows the error %q", got)
 	}
 
+	// Keys that are no job show in their agent's card, or apart when they
+	// name no agent, as invalid; Delete removes them by their key.
+	odd, stray := prefix+"job/"+agentID+"/a/b", prefix+"job//x"
+	testkit.Etcdctl(t, "put", odd, `{"path":"/var/log/x.log","topic":"x"}`)
+	testkit.Etcdctl(t, "put", stray, `{}`)
+	oddSel := fmt.Sprintf(`%s tr[data-key=%q]`, agentSel, odd)
+	straySel := fmt.Sprintf(`#stray-keys tr[data-key=%q]`, stray)
+	testkit.WaitFor(t, 20*time.Second, "the odd keys on the page", func() bool {
+		return text(t, ctx, oddSel+" .state") == "invalid" && strings.Contains(text(t, ctx, oddSel+" td.error"), "holds a '/'") &&
+			strings.Contains(text(t, ctx, straySel+" td.error"), "agent id is empty")
+	})
+	for _, c := range []struct{ sel, key string }{{oddSel, odd}, {straySel, stray}} {
+		step(t, ctx, "delete "+c.key+" (two clicks)",
+			chromedp.Click(chromedp.CSS(c.sel+" button.delete")),
+			chromedp.WaitVisible(chromedp.CSS(c.sel+" button.delete.confirm")),
+			chromedp.Click(chromedp.CSS(c.sel+" button.delete.confirm")),
+		)
+		testkit.WaitFor(t, 20*time.Second, c.key+" deleted from etcd", func() bool {
+			return strings.TrimSpace(testkit.Etcdctl(t, "get", "--print-value-only", c.key)) == ""
+		})
+	}
+	if got := strings.TrimSpace(testkit.Etcdctl(t, "get", "--print-value-only", key)); got != want {
+		t.Fatalf("deleting the odd keys changed the job: %q", got)
+	}
+
 	// The same process exposes the agent's and the console's series.
 	code, body := httpGet(base + "/metrics")
 	for _, s := range []string{`brun_agent_lines_read_total{job="app"} 7`, `brun_agent_events_acked_total{topic="` + topic + `"}`, "brun_registered_agents", "brun_configured_jobs", "brun_agent_unacked_events"} {
@@ -208,6 +261,7 @@ func screenshot(t *testing.T, ctx context.Context, base, token, prefix, agentID,
 	put := func(agent, name, value string) {
 		req, _ := http.NewRequest("PUT", base+"/api/agents/"+agent+"/jobs/"+name, strings.NewReader(value))
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil || res.StatusCode/100 != 2 {
 			t.Fatalf("PUT %s/%s: %v %v", agent, name, err, res)

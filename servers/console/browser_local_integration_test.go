@@ -3,6 +3,8 @@ package console
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +16,8 @@ import (
 
 // TestBrowserLocalModeShowsEvents drives the page of a brun that runs with
 // no server at all (embedded etcd, in-process hand-off, local files, the
-// demo log), as `make run` starts it: the demo job runs, and its Events
+// demo log), as `make run` starts it: the login URL brun prints (its
+// generated token) logs the browser in, the demo job runs, and its Events
 // panel lists the demo lines, newest first, narrowed by the filter.
 func TestBrowserLocalModeShowsEvents(t *testing.T) {
 	testkit.Integration(t)
@@ -42,13 +45,19 @@ rate = 40
 [log]
 dir =
 `, dir, testkit.FreeAddr(t), etcdAddr, listen, dir))
-	testkit.StartBrun(t, ini)
+	p := testkit.StartBrun(t, ini)
 	base := "http://" + listen
 	testkit.WaitFor(t, 60*time.Second, "the console's /healthz", func() bool { code, _ := httpGet(base + "/healthz"); return code == 200 })
+	p.WaitLog(10*time.Second, "/login?token=")
+	loginURL := regexp.MustCompile(`console on (http://\S+/login\?token=[A-Za-z0-9_-]+)\n`).FindStringSubmatch(p.Logs.String())
+	token, err := os.ReadFile(filepath.Join(dir, "data", "console.token"))
+	if loginURL == nil || err != nil || loginURL[1] != base+"/login?token="+strings.TrimSpace(string(token)) {
+		t.Fatalf("brun printed the login URL %q; data/console.token holds %q (%v)", loginURL, token, err)
+	}
 
 	ctx := newBrowser(t)
 	rowSel := `article[data-agent="laptop"] tr[data-job="demo"]`
-	step(t, ctx, "open the page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(rowSel)))
+	step(t, ctx, "open the login URL", chromedp.Navigate(loginURL[1]), chromedp.WaitVisible(chromedp.CSS(rowSel)))
 	testkit.WaitFor(t, 60*time.Second, "the demo job running", func() bool {
 		return text(t, ctx, rowSel+" .state") == "running"
 	})

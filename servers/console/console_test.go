@@ -11,39 +11,65 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"brun/base/config"
 	"brun/base/metrics"
 )
 
 // testServer is a console with no etcd client: enough for every route that
-// answers before touching etcd.
+// answers before touching etcd (a request that reached etcd would panic).
 func testServer(token string, checks ...check) *httptest.Server {
-	cfg := config.Default()
-	cfg.Console.Token = token
-	cfg.Etcd.Prefix = "/test/"
-	s := New(&cfg, nil)
-	s.checks = checks
-	srv := httptest.NewServer(s.Handler())
+	srv, _ := testServerWith(token, nil, checks...)
 	return srv
 }
 
-func do(t *testing.T, method, url, token string, body io.Reader) (*http.Response, []byte) {
+// testServerWith is testServer with the configuration changed by edit; it
+// also returns the Server, whose clock a test may set.
+func testServerWith(token string, edit func(*config.Config), checks ...check) (*httptest.Server, *Server) {
+	cfg := config.Default()
+	cfg.Console.Token = token
+	cfg.Etcd.Prefix = "/test/"
+	if edit != nil {
+		edit(&cfg)
+	}
+	s := New(&cfg, nil, token)
+	s.checks = checks
+	return httptest.NewServer(s.Handler()), s
+}
+
+// do sends one request; headers are name, value pairs, and a "Host" pair
+// sets the request's Host. Redirects are not followed.
+func do(t *testing.T, method, url string, body io.Reader, headers ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", token)
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" {
+			req.Host = headers[i+1]
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := noRedirect.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
 	return res, data
+}
+
+// noRedirect is a client that shows a redirect instead of following it.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// jsonCT is the header pair every request that changes something needs.
+var jsonCT = []string{"Content-Type", "application/json"}
+
+func with(headers []string, more ...string) []string {
+	return append(append([]string{}, headers...), more...)
 }
 
 func TestLoopback(t *testing.T) {
@@ -76,9 +102,10 @@ func TestRunRefusesOpenAddressWithoutToken(t *testing.T) {
 }
 
 // Every API route answers 401 before it reads etcd (the server has no
-// etcd client: a request that got through would panic).
-func TestAPIRequiresToken(t *testing.T) {
-	srv := testServer("s3cret")
+// etcd client: a request that got through would panic), with a wrong
+// token, a wrong scheme, a forged or stale cookie, or nothing.
+func TestAPIRequiresCredential(t *testing.T) {
+	srv, s := testServerWith("s3cret-token-of-the-console", nil)
 	defer srv.Close()
 	routes := []struct{ method, path string }{
 		{"GET", "/api/agents"},
@@ -87,20 +114,49 @@ func TestAPIRequiresToken(t *testing.T) {
 		{"GET", "/api/agents/a1/jobs/j"},
 		{"PUT", "/api/agents/a1/jobs/j"},
 		{"DELETE", "/api/agents/a1/jobs/j"},
+		{"DELETE", "/api/jobs?key=/test/job/a1/j"},
+		{"GET", "/api/agents/a1/jobs/j/events"},
 		{"GET", "/api/nothing"},
+		{"OPTIONS", "/api/agents"}, // a CORS preflight gets nothing either
+	}
+	expired := s.sessionValue(s.now().Add(-time.Minute))
+	credentials := [][]string{
+		nil,
+		{"Authorization", "Bearer wrong"},
+		{"Authorization", "Bearer s3cret-token-of-the-console2"},
+		{"Authorization", "Bearer "},
+		{"Authorization", "Basic s3cret-token-of-the-console"},
+		{"Authorization", "s3cret-token-of-the-console"},
+		{"Cookie", sessionCookie + "=s3cret-token-of-the-console"},
+		{"Cookie", sessionCookie + "=" + expired},
+		{"Cookie", sessionCookie + "=" + strings.Replace(s.sessionValue(s.now().Add(time.Hour)), ".", "0.", 1)},
 	}
 	for _, r := range routes {
-		for _, header := range []string{"", "Bearer wrong", "Bearer s3cret2", "Basic s3cret", "s3cret"} {
-			res, body := do(t, r.method, srv.URL+r.path, header, strings.NewReader(`{}`))
-			if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "bearer token") {
-				t.Errorf("%s %s with Authorization %q: %s %s, want 401", r.method, r.path, header, res.Status, body)
+		for _, cred := range credentials {
+			res, body := do(t, r.method, srv.URL+r.path, strings.NewReader(`{}`), with(jsonCT, cred...)...)
+			if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "log in") || res.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s %s with %q: %s %s, want 401", r.method, r.path, cred, res.Status, body)
 			}
 		}
 	}
 	// With the token the request gets past auth: an unknown route says so.
-	res, body := do(t, "GET", srv.URL+"/api/nothing", "Bearer s3cret", nil)
+	res, body := do(t, "GET", srv.URL+"/api/nothing", nil, "Authorization", "Bearer s3cret-token-of-the-console")
 	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no API route") {
 		t.Errorf("GET /api/nothing with the token: %s %s, want 404", res.Status, body)
+	}
+}
+
+// A console made with no token lets no one in, an empty bearer included.
+func TestNoTokenLetsNoOneIn(t *testing.T) {
+	srv := testServer("")
+	defer srv.Close()
+	for _, cred := range [][]string{nil, {"Authorization", "Bearer "}, {"Authorization", "Bearer"}} {
+		if res, body := do(t, "GET", srv.URL+"/api/agents", nil, cred...); res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /api/agents with %q and no token: %s %s, want 401", cred, res.Status, body)
+		}
+	}
+	if res, _ := do(t, "GET", srv.URL+"/login?token=", nil); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/login?token= with no token: %s, want 401", res.Status)
 	}
 }
 
@@ -111,13 +167,13 @@ func TestPageAndOpsNeedNoToken(t *testing.T) {
 		path, contains, header string
 	}{
 		{"/", `<script src="app.js"`, "Content-Security-Policy"},
-		{"/app.js", "localStorage", ""},
+		{"/app.js", "/api/login", ""},
 		{"/style.css", ".state.running", ""},
 		{"/healthz", "ok", ""},
 		{"/metrics", "brun_registered_agents", ""},
 	}
 	for _, c := range cases {
-		res, body := do(t, "GET", srv.URL+c.path, "", nil)
+		res, body := do(t, "GET", srv.URL+c.path, nil)
 		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), c.contains) {
 			t.Errorf("GET %s: %s, body without %q", c.path, res.Status, c.contains)
 		}
@@ -132,7 +188,7 @@ func TestMetricsServeConsoleSeries(t *testing.T) {
 	metrics.ConfiguredJobs.Set(7)
 	srv := testServer("")
 	defer srv.Close()
-	_, body := do(t, "GET", srv.URL+"/metrics", "", nil)
+	_, body := do(t, "GET", srv.URL+"/metrics", nil)
 	for _, want := range []string{"brun_registered_agents 3", "brun_configured_jobs 7", "brun_agent_unacked_events", "brun_transfer_queue_depth", "go_goroutines"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics has no %q", want)
@@ -153,7 +209,7 @@ func TestReadyz(t *testing.T) {
 	}
 	for _, c := range cases {
 		srv := testServer("", c.checks...)
-		res, body := do(t, "GET", srv.URL+"/readyz", "", nil)
+		res, body := do(t, "GET", srv.URL+"/readyz", nil)
 		srv.Close()
 		var got struct {
 			Ready   bool          `json:"ready"`

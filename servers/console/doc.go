@@ -3,19 +3,30 @@
 //
 //   - a JSON API over etcd (api.go, view.go): agents with their
 //     registration, liveness and last status; jobs with their value, etcd
-//     revision and state; PUT and DELETE of a job, validated by servers/job
-//     (the agent's own validator) and guarded by If-Match revisions;
+//     revision and state (and every key under job/ that is no job, with
+//     the reason); PUT and DELETE of a job, validated by servers/job (the
+//     agent's own validator) and guarded by If-Match revisions;
 //   - a job's latest events (events.go), read from where the transfer
 //     stores them: Elasticsearch's _search, or the local files when
 //     es.endpoints is empty;
 //   - the web page at / (ui.go, web/), embedded in the binary;
 //   - /metrics, /healthz and /readyz (health.go), which an agent-only or
-//     transfer-only process serves on [brun] metrics.listen (ServeOps).
+//     transfer-only process serves on [brun] metrics.listen (ServeOps);
+//   - the login (session.go, token.go): every /api call needs the token
+//     ([console] token, or the one brun generates into
+//     data.dir/console.token), as "Authorization: Bearer <token>" or as
+//     the session cookie that /login?token= and POST /api/login set;
+//   - the guards every answer passes (guard.go): a Host the console knows
+//     (else 421: DNS rebinding), changes only from its own origin and as
+//     JSON (else 403, 415: cross-site requests), and the browser's security
+//     headers.
 //
-// With [console] token set every /api call needs "Authorization: Bearer
-// <token>"; without one the console listens on loopback only.
+// Whoever writes jobs makes brun read files as root, so the console must
+// never answer a page of another site, a Host it does not know, or a
+// request without the token; and no stored value may make its answers
+// grow beyond the value itself.
 //
 // The console reads and writes etcd, and reads stored events; it must
-// never reach into a running pipeline. Desired state lives in etcd and each agent reconciles
-// to it.
+// never reach into a running pipeline. Desired state lives in etcd and
+// each agent reconciles to it.
 package console

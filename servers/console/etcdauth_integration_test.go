@@ -75,9 +75,12 @@ func TestEtcdTLSAndPassword(t *testing.T) {
 		t.Run("password "+c.password, func(t *testing.T) {
 			run := testkit.Unique("etcdauth")
 			listen := testkit.FreeAddr(t)
-			ini := writeFile(t, t.TempDir(), "brun.ini", fmt.Sprintf(`
+			dir := t.TempDir()
+			token := "tok-" + run
+			ini := writeFile(t, dir, "brun.ini", fmt.Sprintf(`
 [brun]
 roles = console
+data.dir = %s/data
 [etcd]
 endpoints = https://%s
 prefix = /%s/
@@ -89,9 +92,10 @@ tls.cert = %s
 tls.key = %s
 [console]
 listen = %s
+token = %s
 [log]
 dir =
-`, client, run, c.password, ca, cert, key, listen))
+`, dir, client, run, c.password, ca, cert, key, listen, token))
 			p := testkit.StartBrun(t, ini)
 			if !c.ready {
 				// The etcd client authenticates when it is made: a wrong
@@ -108,10 +112,10 @@ dir =
 				code, body = httpGet("http://" + listen + "/readyz")
 				return code != 0
 			})
-			if code != 200 || !strings.Contains(body, `"name": "etcd"`) {
+			if code != 200 || !strings.Contains(body, `"name":"etcd"`) {
 				t.Fatalf("/readyz: %d %s, want 200 with etcd", code, body)
 			}
-			res, out := putJob(t, "http://"+listen, "a1", "app", `{"path":"/var/log/app.log","topic":"app"}`)
+			res, out := putJob(t, "http://"+listen, token, "a1", "app", `{"path":"/var/log/app.log","topic":"app"}`)
 			if res != 201 {
 				t.Fatalf("PUT through the console: %d %s\n%s", res, out, p.Logs.String())
 			}
@@ -123,14 +127,16 @@ dir =
 	}
 }
 
-// putJob PUTs a job through a console without a token; it returns the
-// status code and body.
-func putJob(t *testing.T, base, agent, name, value string) (int, string) {
+// putJob PUTs a job through a console, as a script does (bearer token,
+// JSON); it returns the status code and body.
+func putJob(t *testing.T, base, token, agent, name, value string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest("PUT", base+"/api/agents/"+agent+"/jobs/"+name, strings.NewReader(value))
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("PUT %s/%s: %v", agent, name, err)

@@ -43,11 +43,15 @@ type checkResult struct {
 // until ctx ends; brun runs it when the console role is off (with the
 // console role they are on console.listen). It returns an error when the
 // address can't be listened on.
+//
+// Its answers carry the console's security headers but it checks no Host:
+// it serves no page and no credential, only what a scraper may read, and
+// scrapers reach agents by names console.hosts does not list.
 func ServeOps(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
 	mux := http.NewServeMux()
 	s := &Server{cfg: cfg, cli: cli, log: logging.For("metrics"), checks: checksFor(cfg, cli)}
 	s.opsRoutes(mux)
-	return serve(ctx, "brun.metrics.listen", cfg.Brun.MetricsListen, mux, s.log)
+	return serve(ctx, "brun.metrics.listen", cfg.Brun.MetricsListen, secureHeaders(mux), s.log)
 }
 
 // opsRoutes adds /metrics (every series of metrics.Registry), /healthz

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"brun/base/etcdx"
 	"brun/base/metrics"
+	"brun/servers/job"
 	"brun/servers/status"
 )
 
@@ -47,16 +49,27 @@ type registration struct {
 	StartedAt time.Time `json:"started_at"`
 }
 
-// Job is one job as the API shows it: the stored value, its etcd
-// revision (send it back in If-Match to change the job safely) and the
-// state the agent last reported for it.
+// Job is one key under <prefix>job/ as the API shows it: the stored
+// value, its etcd revision (send it back in If-Match to change the job
+// safely) and the state the agent last reported for it.
 type Job struct {
+	// Agent and Name are read from the key; for a key that is no job they
+	// are what can be read ("" when nothing can).
 	Agent string `json:"agent"`
 	Name  string `json:"name"`
 	Key   string `json:"key"`
-	// Value is the stored JSON; Raw holds a stored value that is not JSON.
-	Value json.RawMessage `json:"value,omitempty"`
-	Raw   string          `json:"raw,omitempty"`
+	// Invalid says why the key is no job key <prefix>job/<agent>/<name>
+	// with a valid name; such a key never runs, and is deleted with
+	// DELETE /api/jobs?key=<key>.
+	Invalid string `json:"invalid,omitempty"`
+	// Value is the stored JSON, written as it is (only whitespace between
+	// tokens goes); Raw holds a stored value that is not JSON. Both are left out of a value over
+	// maxJobBytes, which sets TooLarge and Size instead: one key must not
+	// make every listing huge.
+	Value    json.RawMessage `json:"value,omitempty"`
+	Raw      string          `json:"raw,omitempty"`
+	TooLarge bool            `json:"too_large,omitempty"`
+	Size     int             `json:"size,omitempty"`
 	// Revision is the key's etcd ModRevision.
 	Revision int64 `json:"revision"`
 	// Status is what the agent reported for the job in its last status;
@@ -74,8 +87,10 @@ type snapshot struct {
 
 // read takes a snapshot of the agent/, status/ and job/ keys in one etcd
 // transaction (one revision), so a job and its status agree. It updates
-// the console's gauges. Values that are not JSON are kept raw (jobs) or
-// skipped (registrations, statuses): they are the agents' to fix.
+// the console's gauges. Every key under job/ is listed, those that are no
+// job key with the reason, so that each can be seen and deleted. Values
+// that are not JSON are kept raw (jobs) or skipped (registrations,
+// statuses): they are the agents' to fix.
 func read(ctx context.Context, cli *clientv3.Client, keys etcdx.Keys) (*snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, etcdTimeout)
 	defer cancel()
@@ -105,13 +120,12 @@ func read(ctx context.Context, cli *clientv3.Client, keys etcdx.Keys) (*snapshot
 		s.statuses[id] = st
 	}
 	for _, kv := range resp.Responses[2].GetResponseRange().Kvs {
-		agent, name, ok := keys.ParseJob(string(kv.Key))
-		if !ok {
-			continue
-		}
-		j := Job{Agent: agent, Name: name, Key: string(kv.Key), Revision: kv.ModRevision}
+		agent, name, invalid := parseJobKey(keys, string(kv.Key))
+		j := Job{Agent: agent, Name: name, Key: string(kv.Key), Invalid: invalid, Revision: kv.ModRevision}
 		setValue(&j, kv.Value)
-		j.Status = s.jobStatus(agent, name)
+		if agent != "" {
+			j.Status = s.jobStatus(agent, name)
+		}
 		s.jobs = append(s.jobs, j)
 	}
 	// etcd returns keys sorted bytewise; sort by (agent, name) so an agent
@@ -125,6 +139,29 @@ func read(ctx context.Context, cli *clientv3.Client, keys etcdx.Keys) (*snapshot
 	metrics.RegisteredAgents.Set(float64(len(s.regs)))
 	metrics.ConfiguredJobs.Set(float64(len(s.jobs)))
 	return s, nil
+}
+
+// parseJobKey reads agent and name from a key under <prefix>job/; invalid
+// says why the key is no job key, or is "". An agent id that can't be a
+// key segment is returned as "", so the key is shown apart from every
+// agent.
+func parseJobKey(keys etcdx.Keys, key string) (agent, name, invalid string) {
+	rest := strings.TrimPrefix(key, keys.AllJobs())
+	agent, name, found := strings.Cut(rest, "/")
+	switch {
+	case !found:
+		if checkSegment("agent", agent) != nil {
+			agent = ""
+		}
+		return agent, "", "no job name: a job key is " + keys.AllJobs() + "<agent-id>/<name>"
+	case checkSegment("agent", agent) != nil:
+		reason := "the agent id is empty"
+		if agent != "" {
+			reason = fmt.Sprintf("the agent id %.100q holds spaces or control characters", agent)
+		}
+		return "", name, reason + ": a job key is " + keys.AllJobs() + "<agent-id>/<name>"
+	}
+	return agent, name, job.NameError(name)
 }
 
 // jobStatus finds a job in its agent's last status.
@@ -158,7 +195,9 @@ func (s *snapshot) agents() []Agent {
 		a.Alive = true
 	}
 	for _, j := range s.jobs {
-		get(j.Agent).Jobs++
+		if j.Agent != "" {
+			get(j.Agent).Jobs++
+		}
 	}
 	for id, st := range s.statuses {
 		get(id).Status = st
@@ -182,11 +221,15 @@ func (s *snapshot) jobsOf(agent string) []Job {
 	return out
 }
 
-// setValue stores a key's value in j: as JSON when it is JSON, else raw.
+// setValue stores a key's value in j: as JSON when it is JSON, else raw,
+// and only its size when it is over maxJobBytes.
 func setValue(j *Job, v []byte) {
-	if json.Valid(v) {
+	switch {
+	case len(v) > maxJobBytes:
+		j.TooLarge, j.Size = true, len(v)
+	case json.Valid(v):
 		j.Value = json.RawMessage(v)
-	} else {
+	default:
 		j.Raw = string(v)
 	}
 }

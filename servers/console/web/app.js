@@ -1,11 +1,12 @@
 // brun console page: polls the API every few seconds and renders agents
 // and their jobs; the form writes a job with PUT and shows the validator's
 // messages beside the fields. No framework, no build: DOM calls only, and
-// text is always set with textContent (never parsed as HTML).
+// text is always set with textContent (never parsed as HTML). The page
+// keeps no credential: the browser holds an HttpOnly session cookie that
+// the login sets, and a 401 shows the login form.
 "use strict";
 
 const POLL_MS = 3000;
-const TOKEN_KEY = "brun.console.token";
 const ENCODINGS = ["", "utf-8", "gbk", "gb18030", "big5", "shift_jis", "euc-jp", "euc-kr", "utf-16le",
   "utf-16be", "latin1", "iso-8859-2", "iso-8859-15", "windows-1250", "windows-1251", "windows-1252"];
 
@@ -17,15 +18,16 @@ let pollTimer = null;
 
 // ---------------------------------------------------------------- API ---
 
+// api sends one request with the session cookie. Every call that changes
+// something is JSON, with or without a body: brun refuses any other.
 async function api(method, path, body, headers) {
   const h = Object.assign({}, headers || {});
-  const tok = localStorage.getItem(TOKEN_KEY);
-  if (tok) h["Authorization"] = "Bearer " + tok;
-  if (body !== undefined) h["Content-Type"] = "application/json";
-  const res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+  if (method !== "GET") h["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store", credentials: "same-origin" });
   let data = null;
   try { data = await res.json(); } catch (e) { /* empty or not JSON */ }
-  if (res.status === 401) showToken("This console needs its token (console.token in brun.ini).");
+  if (res.status === 401 && path !== "/api/login") loggedOut("Log in to use the console.");
   return { status: res.status, data };
 }
 
@@ -37,11 +39,13 @@ async function refresh() {
   clearTimeout(pollTimer);
   try {
     const [agents, jobs] = await Promise.all([api("GET", "/api/agents"), api("GET", "/api/jobs")]);
+    if (agents.status === 401 || jobs.status === 401) return; // no polling until a login
     if (agents.status !== 200 || jobs.status !== 200) {
       const bad = agents.status !== 200 ? agents : jobs;
-      banner(bad.status === 401 ? "Not authorized: enter the console token." : "API error " + bad.status + ": " + ((bad.data && bad.data.error) || ""));
+      banner("API error " + bad.status + ": " + ((bad.data && bad.data.error) || ""));
     } else {
       banner("");
+      loggedIn();
       lastJobs = jobs.data;
       render(agents.data, jobs.data);
       $("updated").textContent = "updated " + new Date().toLocaleTimeString();
@@ -111,11 +115,29 @@ function render(agents, jobs) {
   const ids = $("agent-ids");
   ids.replaceChildren(...agents.map((a) => el("option", { value: a.id })));
   const main = $("agents");
-  if (agents.length === 0) {
+  const stray = jobs.filter((j) => j.agent === "");
+  if (agents.length === 0 && stray.length === 0) {
     main.replaceChildren(el("p", { class: "muted" }, "No agent has registered and no job is configured yet. Start brun with the agent role, or add a job."));
     return;
   }
   main.replaceChildren(...agents.map((a) => renderAgent(a, jobs.filter((j) => j.agent === a.id))));
+  if (stray.length) main.append(renderStray(stray));
+}
+
+// renderStray shows the keys under job/ that belong to no agent id
+// (job/<id> alone, an empty or malformed id): they never run, and can
+// only be deleted.
+function renderStray(keys) {
+  const head = el("div", { class: "head" },
+    el("span", { class: "badge dead" }, "invalid"),
+    el("h2", {}, "Keys that are no job"),
+    el("span", { class: "muted" }, "keys under job/ that name no agent: no agent runs them"));
+  const rows = keys.map((j) => el("tr", { "data-key": j.key },
+    el("td", { class: "key" }, j.key),
+    el("td", { class: "error" }, j.invalid),
+    el("td", { class: "buttons" }, deleteButton(j))));
+  return el("article", { class: "agent stray", id: "stray-keys" }, head,
+    el("table", { class: "jobs" }, el("tbody", {}, ...rows)));
 }
 
 function renderAgent(a, jobs) {
@@ -140,31 +162,40 @@ function renderAgent(a, jobs) {
 }
 
 function renderJob(a, j) {
-  const v = j.value || {};
+  const v = (j.value && typeof j.value === "object") ? j.value : {};
   const st = j.status;
-  let state = st ? st.state : (a.alive ? "pending" : "unknown");
+  let state = j.invalid ? "invalid" : st ? st.state : (a.alive ? "pending" : "unknown");
   let r = null, lag = null;
-  if (st) {
+  if (st && !j.invalid) {
     r = rate(a.id, st, a.status.updated);
     lag = (st.files || []).reduce((n, f) => n + (f.lag || 0), 0);
   }
-  const events = el("button", { type: "button", class: "events", onclick: () => openEvents(j) }, "Events");
-  const edit = el("button", { type: "button", class: "edit", onclick: () => openEditor(j.agent, j) }, "Edit");
-  const del = el("button", { type: "button", class: "delete danger" }, "Delete");
-  del.onclick = () => confirmDelete(del, j);
-  return el("tr", { "data-job": j.name },
-    el("td", { class: "name" }, j.name),
-    el("td", { class: "path" }, v.path || j.raw || ""),
+  const path = j.too_large ? "(a value of " + bytes(j.size) + ", over 64 KiB: not shown)" : v.path || j.raw || "";
+  const buttons = [deleteButton(j)];
+  if (!j.invalid) {
+    buttons.unshift(el("button", { type: "button", class: "events", onclick: () => openEvents(j) }, "Events"), " ",
+      el("button", { type: "button", class: "edit", onclick: () => openEditor(j.agent, j) }, "Edit"), " ");
+  }
+  return el("tr", { "data-job": j.name, "data-key": j.key, class: j.invalid ? "invalid-key" : "" },
+    el("td", { class: "name" }, j.invalid && j.name === "" ? "(no name)" : j.name),
+    el("td", { class: "path" }, path),
     el("td", { class: "topic" }, v.topic || ""),
     el("td", {}, el("span", { class: "state " + state }, state)),
-    el("td", { class: "num lines" }, st ? String(st.lines) : ""),
-    el("td", { class: "num rate" }, r === null ? (st ? "…" : "") : r.toFixed(1)),
-    el("td", { class: "num lag" }, st ? bytes(lag) : ""),
-    el("td", { class: "error" }, st && st.error ? st.error : ""),
-    el("td", { class: "buttons" }, events, " ", edit, " ", del));
+    el("td", { class: "num lines" }, st && !j.invalid ? String(st.lines) : ""),
+    el("td", { class: "num rate" }, j.invalid ? "" : r === null ? (st ? "…" : "") : r.toFixed(1)),
+    el("td", { class: "num lag" }, st && !j.invalid ? bytes(lag) : ""),
+    el("td", { class: "error" }, j.invalid || (st && st.error ? st.error : "")),
+    el("td", { class: "buttons" }, ...buttons));
+}
+
+function deleteButton(j) {
+  const del = el("button", { type: "button", class: "delete danger" }, "Delete");
+  del.onclick = () => confirmDelete(del, j);
+  return del;
 }
 
 // A delete needs a second click within 4 s: no modal dialog to get stuck in.
+// A key that is no job has no agent/name route: it is deleted by its key.
 function confirmDelete(btn, j) {
   if (!btn.classList.contains("confirm")) {
     btn.classList.add("confirm");
@@ -173,9 +204,11 @@ function confirmDelete(btn, j) {
     pollTimer = setTimeout(refresh, 4000);
     return;
   }
-  api("DELETE", jobURL(j.agent, j.name), undefined, { "If-Match": '"' + j.revision + '"' }).then((res) => {
-    if (res.status === 200) flash("Deleted " + j.agent + "/" + j.name + ".");
-    else banner("Delete " + j.agent + "/" + j.name + ": " + res.status + " " + ((res.data && res.data.error) || ""));
+  const url = j.invalid ? "/api/jobs?key=" + encodeURIComponent(j.key) : jobURL(j.agent, j.name);
+  const what = j.invalid ? j.key : j.agent + "/" + j.name;
+  api("DELETE", url, undefined, { "If-Match": '"' + j.revision + '"' }).then((res) => {
+    if (res.status === 200) flash("Deleted " + what + ".");
+    else if (res.status !== 401) banner("Delete " + what + ": " + res.status + " " + ((res.data && res.data.error) || ""));
     refresh();
   });
 }
@@ -280,7 +313,7 @@ async function save(ev) {
       showErrors([], d.error + (d.revision ? " (now revision " + d.revision + ")" : ""));
       $("job-reload").hidden = false;
     } else if (res.status === 401) {
-      showErrors([], "Not authorized: enter the console token first.");
+      showErrors([], "Not logged in: log in, then save again.");
     } else {
       if (!agent) d.fields = [{ field: "agent", reason: "is required" }].concat((d.fields || []).filter((f) => f.field !== "agent"));
       if (!name) d.fields = [{ field: "name", reason: "is required" }].concat((d.fields || []).filter((f) => f.field !== "name"));
@@ -343,12 +376,48 @@ function renderEvent(e) {
     toggle, json);
 }
 
-// ------------------------------------------------------------- token ---
+// ------------------------------------------------------------- login ---
 
-function showToken(msg) {
-  $("token-box").hidden = false;
-  if (msg) banner(msg);
-  $("token-input").focus();
+// loggedOut shows the login form and stops polling until a login.
+function loggedOut(msg) {
+  clearTimeout(pollTimer);
+  const first = $("login-box").hidden;
+  $("login-box").hidden = false;
+  $("logout-button").hidden = true;
+  $("add-job").hidden = true;
+  $("editor").hidden = true;
+  $("events").hidden = true;
+  eventsOf = null;
+  $("agents").replaceChildren();
+  $("summary").textContent = "";
+  $("updated").textContent = "";
+  banner(msg || "");
+  if (first) $("login-token").focus();
+}
+
+function loggedIn() {
+  $("login-box").hidden = true;
+  $("logout-button").hidden = false;
+  $("add-job").hidden = false;
+}
+
+// login posts the token; the answer sets the session cookie.
+async function login(ev) {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  const res = await api("POST", "/api/login", { token: $("login-token").value.trim() });
+  if (res.status === 200) {
+    $("login-token").value = "";
+    loggedIn();
+    refresh();
+  } else {
+    $("login-error").textContent = (res.data && res.data.error) || "Error " + res.status;
+  }
+}
+
+async function logout() {
+  await api("POST", "/api/logout", {});
+  loggedOut("Logged out.");
 }
 
 function init() {
@@ -359,15 +428,8 @@ function init() {
   $("add-job").onclick = () => openEditor("", null);
   $("events-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadEvents(); });
   $("events-close").onclick = () => { $("events").hidden = true; eventsOf = null; };
-  $("token-button").onclick = () => { $("token-box").hidden = !$("token-box").hidden; };
-  $("token-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    localStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
-    $("token-input").value = "";
-    $("token-box").hidden = true;
-    refresh();
-  });
-  $("token-forget").onclick = () => { localStorage.removeItem(TOKEN_KEY); refresh(); };
+  $("login-form").addEventListener("submit", login);
+  $("logout-button").onclick = logout;
   refresh();
 }
 

@@ -18,14 +18,15 @@ import (
 
 	"brun/base/config"
 	"brun/base/etcdx"
-	"brun/base/testkit"
 )
 
-// apiWorld is a console over the real etcd, under a prefix of its own.
+// apiWorld is a console over an etcd of its own, embedded in the test
+// process, with authentication on as brun runs it.
 type apiWorld struct {
 	t      *testing.T
 	srv    *httptest.Server
 	cli    *clientv3.Client
+	cfg    *config.Config
 	prefix string
 	token  string
 }
@@ -34,41 +35,77 @@ func newAPIWorld(t *testing.T) *apiWorld { return newAPIWorldWith(t, nil) }
 
 // newAPIWorldWith is newAPIWorld with the configuration changed by edit.
 func newAPIWorldWith(t *testing.T, edit func(*config.Config)) *apiWorld {
-	testkit.Integration(t)
+	t.Helper()
 	cfg := config.Default()
-	cfg.Etcd.Endpoints = []string{testkit.EtcdAddr}
-	cfg.Etcd.Prefix = "/" + testkit.Unique("console") + "/"
-	cfg.Console.Token = "tok-" + testkit.Unique("t")
+	cfg.Etcd = embeddedEtcd(t)
+	cfg.Etcd.Prefix = "/logagent/"
+	cfg.Console.Token = "tok-0123456789abcdefghijkl"
 	if edit != nil {
 		edit(&cfg)
 	}
-	cli, err := etcdx.New(cfg.Etcd)
+	cli := newClient(t, cfg.Etcd)
+	srv := httptest.NewServer(New(&cfg, cli, cfg.Console.Token).Handler())
+	t.Cleanup(srv.Close)
+	return &apiWorld{t: t, srv: srv, cli: cli, cfg: &cfg, prefix: cfg.Etcd.Prefix, token: cfg.Console.Token}
+}
+
+// embeddedEtcd starts an etcd member in a temporary directory for t, and
+// returns the settings of a client of it (as its root user); it is
+// stopped when t ends.
+func embeddedEtcd(t *testing.T) config.Etcd {
+	t.Helper()
+	m, err := etcdx.StartEmbedded(t.TempDir(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		cli.Delete(ctx, cfg.Etcd.Prefix, clientv3.WithPrefix())
-		cli.Close()
-	})
-	srv := httptest.NewServer(New(&cfg, cli).Handler())
-	t.Cleanup(srv.Close)
-	return &apiWorld{t: t, srv: srv, cli: cli, prefix: cfg.Etcd.Prefix, token: cfg.Console.Token}
+	t.Cleanup(m.Close)
+	e := config.Default().Etcd
+	e.Endpoints, e.Username, e.Password = []string{m.Endpoint}, m.Username, m.Password
+	return e
 }
 
-// call sends an authorized request; headers are name, value pairs.
+// newClient returns a client of e, closed when t ends.
+func newClient(t *testing.T, e config.Etcd) *clientv3.Client {
+	t.Helper()
+	cli, err := etcdx.New(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// call sends a request as the page or a script would: with the bearer
+// token and, when it changes something, Content-Type: application/json.
+// headers are name, value pairs that add to or replace those ("Host"
+// sets the request's Host; an empty value removes a header).
 func (w *apiWorld) call(method, path, body string, headers ...string) (*http.Response, []byte) {
+	w.t.Helper()
+	h := []string{"Authorization", "Bearer " + w.token}
+	if method != "GET" {
+		h = append(h, jsonCT...)
+	}
+	return w.raw(method, path, body, append(h, headers...)...)
+}
+
+// raw sends a request with exactly headers (name, value pairs).
+func (w *apiWorld) raw(method, path, body string, headers ...string) (*http.Response, []byte) {
 	w.t.Helper()
 	req, err := http.NewRequest(method, w.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+w.token)
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		switch {
+		case headers[i] == "Host":
+			req.Host = headers[i+1]
+		case headers[i+1] == "":
+			req.Header.Del(headers[i])
+		default:
+			req.Header.Set(headers[i], headers[i+1])
+		}
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := noRedirect.Do(req)
 	if err != nil {
 		w.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -78,10 +115,39 @@ func (w *apiWorld) call(method, path, body string, headers ...string) (*http.Res
 	return res, buf.Bytes()
 }
 
-// etcdGet returns what etcdctl prints for key's value ("" when absent).
+// etcdGet returns key's value ("" when absent).
 func (w *apiWorld) etcdGet(key string) string {
 	w.t.Helper()
-	return strings.TrimRight(testkit.Etcdctl(w.t, "get", "--print-value-only", key), "\n")
+	resp, err := w.cli.Get(context.Background(), key)
+	if err != nil {
+		w.t.Fatalf("get %s: %v", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return ""
+	}
+	return string(resp.Kvs[0].Value)
+}
+
+// put writes key (under the world's prefix) as etcdctl would.
+func (w *apiWorld) put(key, value string) {
+	w.t.Helper()
+	if _, err := w.cli.Put(context.Background(), w.prefix+key, value); err != nil {
+		w.t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+// keys lists every key under the world's prefix.
+func (w *apiWorld) keys() []string {
+	w.t.Helper()
+	resp, err := w.cli.Get(context.Background(), w.prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var out []string
+	for _, kv := range resp.Kvs {
+		out = append(out, string(kv.Key))
+	}
+	return out
 }
 
 func TestAPIJobLifecycle(t *testing.T) {
@@ -92,13 +158,8 @@ func TestAPIJobLifecycle(t *testing.T) {
 	key := w.prefix + "job/a1/nginx"
 	path := "/api/agents/a1/jobs/nginx"
 
-	// Without the token: 401, on a real etcd too.
-	req, _ := http.NewRequest("PUT", w.srv.URL+path, strings.NewReader(`{"path":"/var/log/x.log","topic":"x"}`))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	// Without a credential: 401, and nothing written.
+	res, _ := w.raw("PUT", path, `{"path":"/var/log/x.log","topic":"x"}`, jsonCT...)
 	if res.StatusCode != http.StatusUnauthorized || w.etcdGet(key) != "" {
 		t.Fatalf("PUT without token: %s, etcd %q; want 401 and nothing written", res.Status, w.etcdGet(key))
 	}
@@ -118,7 +179,7 @@ func TestAPIJobLifecycle(t *testing.T) {
 		t.Fatalf("an invalid job was written: %q", got)
 	}
 
-	// Valid: 201, stored as etcdctl shows it, revision in body and ETag.
+	// Valid: 201, stored compact, revision in body and ETag.
 	res, body = w.call("PUT", path, "{\n  \"path\": \"/var/log/nginx/access.log\",\n  \"topic\": \"nginx\"\n}")
 	var created Job
 	json.Unmarshal(body, &created)
@@ -126,7 +187,7 @@ func TestAPIJobLifecycle(t *testing.T) {
 		t.Fatalf("create: %s %s", res.Status, body)
 	}
 	stored := w.etcdGet(key)
-	if stored != `{"path":"/var/log/nginx/access.log","topic":"nginx"}` || compact(created.Value) != stored {
+	if stored != `{"path":"/var/log/nginx/access.log","topic":"nginx"}` || string(created.Value) != stored {
 		t.Fatalf("etcdctl get %s = %q, API answered %s", key, stored, created.Value)
 	}
 	if got := w.modRevision(key); created.Revision != got || res.Header.Get("ETag") != etag(got) {
@@ -138,7 +199,7 @@ func TestAPIJobLifecycle(t *testing.T) {
 		res, body = w.call("GET", list, "")
 		var jobs []Job
 		json.Unmarshal(body, &jobs)
-		if res.StatusCode != 200 || len(jobs) != 1 || jobs[0].Name != "nginx" || jobs[0].Agent != "a1" || jobs[0].Revision != created.Revision || compact(jobs[0].Value) != stored {
+		if res.StatusCode != 200 || len(jobs) != 1 || jobs[0].Name != "nginx" || jobs[0].Agent != "a1" || jobs[0].Revision != created.Revision || string(jobs[0].Value) != stored || jobs[0].Invalid != "" {
 			t.Fatalf("GET %s: %s %s", list, res.Status, body)
 		}
 	}
@@ -189,14 +250,6 @@ func TestAPIJobLifecycle(t *testing.T) {
 			t.Errorf("the change log has no %s:\n%s", want, logs.String())
 		}
 	}
-}
-
-// compact returns v without insignificant whitespace (the API indents its
-// answers).
-func compact(v json.RawMessage) string {
-	var b bytes.Buffer
-	json.Compact(&b, v)
-	return b.String()
 }
 
 func (w *apiWorld) modRevision(key string) int64 {
@@ -274,14 +327,19 @@ func TestAPIRejectsBadNames(t *testing.T) {
 	cases := []struct{ path, field string }{
 		{"/api/agents/a%20b/jobs/x", "agent"},
 		{"/api/agents/a1/jobs/x%2Fy", "name"},
+		{"/api/agents/a1/jobs/a%20b", "name"},
+		{"/api/agents/a1/jobs/%2E%2E", "name"},
+		{"/api/agents/a1/jobs/caf%C3%A9", "name"},
+		{"/api/agents/a1/jobs/x:y", "name"},
+		{"/api/agents/a1/jobs/" + strings.Repeat("n", 129), "name"},
 	}
 	for _, c := range cases {
 		res, body := w.call("PUT", c.path, `{"path":"/a.log","topic":"t"}`)
-		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"field": "`+c.field+`"`) {
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"field":"`+c.field+`"`) {
 			t.Errorf("PUT %s: %s %s, want 400 naming %s", c.path, res.Status, body, c.field)
 		}
 	}
-	if out := testkit.Etcdctl(t, "get", "--prefix", "--keys-only", w.prefix); strings.TrimSpace(out) != "" {
-		t.Errorf("bad names wrote keys: %q", out)
+	if keys := w.keys(); len(keys) != 0 {
+		t.Errorf("bad names wrote keys: %q", keys)
 	}
 }
