@@ -92,23 +92,40 @@ func EmbeddedEtcdUser(t testing.TB, etcdDir string) string {
 	return "root:" + strings.TrimSpace(string(pw))
 }
 
+// esUnavailableFor is how long ES retries a 503 answer. Elasticsearch
+// answers 503 (no_shard_available_action_exception) to a search or count
+// on an index whose primary shard is still starting: the index the
+// transfer has just created by its first bulk request, on a busy machine,
+// for a moment. 503 means "not now", never "no".
+const esUnavailableFor = time.Minute
+
 // ES sends a request to the test Elasticsearch and decodes the JSON answer
-// into out (when not nil). A non-2xx answer fails t.
+// into out (when not nil). A 503 answer is asked again every 250 ms for up
+// to esUnavailableFor; any other non-2xx answer fails t.
 func ES(t testing.TB, method, path string, body string, out any) {
 	t.Helper()
-	req, err := http.NewRequest(method, ESURL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	if res.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %s\n%s", method, path, res.Status, data)
+	var data []byte
+	deadline := time.Now().Add(esUnavailableFor)
+	for {
+		req, err := http.NewRequest(method, ESURL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		data, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline) {
+			time.Sleep(250 * time.Millisecond)
+			continue
+		}
+		if res.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %s\n%s", method, path, res.Status, data)
+		}
+		break
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
