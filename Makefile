@@ -5,7 +5,7 @@ LDFLAGS := -s -w -X brun/base/version.Version=$(VERSION)
 STACK   := bash .ci/stack.sh
 GO      ?= go
 
-.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench-transfer bench bench-agent bench-local
+.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench-transfer bench bench-agent bench-local fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,23 @@ test: vet build ## unit + integration tests against real etcd, Kafka, Elasticsea
 	$(STACK) up --started-file $$started || { $(STACK) down --started-file $$started; exit 1; }; \
 	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -race -count=1 -p 1 -timeout 60m ./... ; rc=$$?; \
 	$(STACK) down --started-file $$started; exit $$rc
+
+# fuzz: each fuzz target in turn, FUZZTIME each (make fuzz FUZZTIME=10m);
+# the parsers of what others control: the ini file, job values, log files,
+# Kafka records, log lines (doc/fuzzing.md). An input that fails is kept in
+# the package's testdata/fuzz/<target>/, where `go test` runs it again.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := ./base/config:FuzzLoad ./base/config:FuzzParseDuration \
+	./servers/job:FuzzParse ./servers/job:FuzzValidName \
+	./servers/collector:FuzzLineReader ./servers/collector:FuzzDecode ./servers/collector:FuzzMultiline \
+	./servers/transfer:FuzzParseRecord ./servers/transfer:FuzzBuild ./servers/transfer/enrich:FuzzTime
+fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
+	@failed=; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (inputs in testdata/fuzz/)"; exit 1; fi
 
 # bench-agent: a real agent process ships a 1,000,000- and a 5,000,000-line
 # file to the local Kafka; reports lines/s, CPU-seconds per million lines and

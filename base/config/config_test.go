@@ -117,6 +117,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"[es]\nchanSize = 0", `es.chanSize: "0" is not a positive integer`},
 		{"[kafka]\nchanMsgSize = -5", `kafka.chanMsgSize: "-5" is not a positive integer`},
 		{"[etcd]\ndialTimeout = soon", `etcd.dialTimeout: "soon" is not a positive duration`},
+		{"[etcd]\ndialTimeout = 9223372036854775807", `etcd.dialTimeout: "9223372036854775807" is more milliseconds than a duration holds`},
 		{"[log]\nmax.age = forever", `log.max.age: "forever" is not a positive duration`},
 		{"[log]\nlevel = loud", `log.level: "loud" is not one of`},
 		{"[log]\nenableLineLog = yes please", `log.enableLineLog: "yes please" is not true or false`},

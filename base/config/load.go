@@ -242,6 +242,9 @@ func durationMS(field func(*Config) *time.Duration) setter {
 			if n <= 0 {
 				return &Error{Value: v, Reason: "is not a positive number of milliseconds"}
 			}
+			if n > math.MaxInt64/int(time.Millisecond) {
+				return &Error{Value: v, Reason: fmt.Sprintf("is more milliseconds than a duration holds (at most %d)", math.MaxInt64/int(time.Millisecond))}
+			}
 			*field(c) = time.Duration(n) * time.Millisecond
 			return nil
 		}

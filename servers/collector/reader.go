@@ -69,13 +69,11 @@ func (lr *lineReader) next() (line, error) {
 				l.Text = lr.long
 				lr.long = lr.long[:0]
 				lr.cut = false
-			} else if len(seg) > lr.maxLine {
-				l.Text, l.Truncated = seg[:lr.maxLine-lr.maxLine%len(lr.nl)], true
 			} else {
 				l.Text = seg
 			}
 			l.End = lr.pos
-			l.Text = bytes.TrimSuffix(l.Text, lr.cr)
+			l.Text, l.Truncated = lr.finish(l.Text, l.Truncated)
 			return l, nil
 		}
 		if lr.w == len(lr.buf) {
@@ -101,13 +99,31 @@ func (lr *lineReader) next() (line, error) {
 	}
 }
 
+// appendCapped appends seg to the pending text dst while it holds at most
+// maxLine bytes and a carriage return (which finish may find to be the
+// line ending's), in whole code units; cut reports that some were left out.
 func (lr *lineReader) appendCapped(dst, seg []byte, cut bool) ([]byte, bool) {
-	room := lr.maxLine - len(dst)
+	room := lr.maxLine + len(lr.cr) - len(dst)
 	room -= room % len(lr.nl)
 	if len(seg) > room {
 		return append(dst, seg[:max(room, 0)]...), true
 	}
 	return append(dst, seg...), cut
+}
+
+// finish makes the text of a line from what was kept of it: the carriage
+// return that ends a whole line is dropped, then the text is cut to
+// maxLine (whole code units) and flagged. The carriage return belongs to
+// the line ending, not to the line: a CRLF line of exactly maxLine bytes
+// is whole, and a line cut short keeps a carriage return it holds.
+func (lr *lineReader) finish(text []byte, cut bool) ([]byte, bool) {
+	if !cut {
+		text = bytes.TrimSuffix(text, lr.cr)
+	}
+	if len(text) > lr.maxLine {
+		return text[:lr.maxLine-lr.maxLine%len(lr.nl)], true
+	}
+	return text, cut
 }
 
 // pending reports whether a partial line is buffered.
@@ -130,7 +146,7 @@ func (lr *lineReader) rest() (l line, ok bool) {
 	lr.cut = false
 	lr.start = lr.pos
 	l.End = lr.pos
-	l.Text = bytes.TrimSuffix(l.Text, lr.cr)
+	l.Text, l.Truncated = lr.finish(l.Text, l.Truncated)
 	return l, true
 }
 

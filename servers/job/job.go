@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -98,7 +99,9 @@ func Parse(data []byte) (Spec, error) {
 		}
 		return Spec{}, &Error{Fields: []FieldError{{Field: "json", Reason: fmt.Sprintf("bad JSON: %v", err)}}}
 	}
-	if dec.More() {
+	// Token, not More: More says "no more" at a ']' or '}', and would let
+	// `{...}]` through as the job before it.
+	if _, err := dec.Token(); err != io.EOF {
 		return Spec{}, &Error{Fields: []FieldError{{Field: "json", Reason: "extra data after the job object"}}}
 	}
 	if err := s.Validate(); err != nil {
@@ -173,8 +176,22 @@ func (s Spec) Validate() error {
 }
 
 // Equal reports whether two specs describe the same work; the scheduler
-// restarts a job only when this is false.
-func (s Spec) Equal(o Spec) bool { return reflect.DeepEqual(s, o) }
+// restarts a job only when this is false. An empty exclude list or fields
+// object is the same as none ("exclude": [] adds nothing), so an edit
+// between the two does not restart the job.
+func (s Spec) Equal(o Spec) bool { return reflect.DeepEqual(s.canonical(), o.canonical()) }
+
+// canonical returns s with an empty Exclude or Fields as nil, the form
+// json.Marshal (omitempty) and an absent member give.
+func (s Spec) canonical() Spec {
+	if len(s.Exclude) == 0 {
+		s.Exclude = nil
+	}
+	if len(s.Fields) == 0 {
+		s.Fields = nil
+	}
+	return s
+}
 
 // IsGlob reports whether Path names several files.
 func (s Spec) IsGlob() bool { return strings.ContainsAny(s.Path, "*?[") }

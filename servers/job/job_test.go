@@ -72,6 +72,12 @@ func TestEqualComparesContent(t *testing.T) {
 	if !a.Equal(b) || a.Equal(c) {
 		t.Fatal("Equal does not compare by content")
 	}
+	// An empty list or object is the same job as none: no restart.
+	d, _ := Parse([]byte(`{"path":"/a","topic":"t"}`))
+	e, err := Parse([]byte(`{"path":"/a","topic":"t","exclude":[],"fields":{}}`))
+	if err != nil || !d.Equal(e) || !e.Equal(d) {
+		t.Fatalf("empty exclude and fields differ from absent ones (%v)", err)
+	}
 }
 
 // Names are exact, members appear once, and a value is bounded in size
@@ -93,6 +99,11 @@ func TestParseIsStrict(t *testing.T) {
 		{deep(16), "fields.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a", "nests deeper than 16"},
 		{deep(1000), "fields.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a", "nests deeper than 16"},
 		{`{"path":"/a","topic":"t","fields":{"x":"` + strings.Repeat("y", MaxValueBytes) + `"}}`, "json", "at most 65536"},
+		{`{"path":"/a","topic":"t"}]`, "json", "extra data after the job object"},
+		{`{"path":"/a","topic":"t"}}{"path":"/etc/shadow"}`, "json", "extra data after the job object"},
+		{`{"path":"/a","topic":"t"} {}`, "json", "extra data after the job object"},
+		{`{"path":"/a","topic":"t","":1}`, `""`, "is not a job field"},
+		{`{"path":"/a","topic":"t","multiline":{"":1,"pattern":"x","match":"after"}}`, `multiline.""`, "is not a job field"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.value))

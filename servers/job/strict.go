@@ -139,8 +139,11 @@ func checkShape(data []byte) []FieldError {
 			name := tok.(string)
 			top.key, top.wantKey = name, false
 			where := name
+			if name == "" {
+				where = `""` // a member named by the empty string, shown so
+			}
 			if top.path != "" {
-				where = top.path + "." + name
+				where = top.path + "." + where
 			}
 			switch {
 			case top.names[name]:

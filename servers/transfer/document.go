@@ -1,9 +1,11 @@
 package transfer
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -155,16 +157,21 @@ type builder struct {
 // its message (a plain line: no "json" field) starts with a time,
 // @timestamp becomes that time and the read time moves to event.created;
 // a level found in the line is added as log.level (unless there is one);
-// a missing @timestamp is added. Any other record becomes
-// {"@timestamp", "message"} with the same enrichment. The _id is event.id,
-// or topic-partition-offset for records without one. The Kafka timestamp,
-// or else the time it was consumed, stands in when the record has no time
-// of its own.
+// a missing @timestamp is added. No member name is added twice
+// (Elasticsearch refuses repeated names): a log or event member that is
+// not an object gets no log.level or event.created, and an @timestamp
+// that is not a string is kept, or replaced by the line's time. Newlines
+// between the record's tokens become spaces, so the source is one line
+// (oneLine). Any other record becomes {"@timestamp", "message"} with the
+// same enrichment. The _id is event.id, or topic-partition-offset for
+// records without one that Elasticsearch takes as it is (plainID). The
+// Kafka timestamp, or else the time it was consumed, stands in when the
+// record has no time of its own.
 func (bd *builder) build(d *document) {
 	p, value, offset, kafkaTime, now := d.part, d.raw, d.offset, d.kafkaTime, d.seen
 	r, isObject := parseRecord(value)
 	read := time.Time{}
-	if isObject && r.ts.ok() {
+	if isObject && r.ts.ok() && value[r.ts.s] == '"' {
 		if t, n, ok := enrich.ISO(value[r.ts.s+1 : r.ts.e-1]); ok && n == r.ts.e-r.ts.s-2 {
 			read = t
 		}
@@ -191,7 +198,7 @@ func (bd *builder) build(d *document) {
 		} else {
 			end = 0
 		}
-		if !r.hasLevel {
+		if !r.hasLevel && !r.logOther {
 			level = enrich.Level(line, end)
 		}
 	}
@@ -210,7 +217,7 @@ func (bd *builder) build(d *document) {
 	e = append(e, index...)
 	e = append(e, `","_id":`...)
 	d.idAt, d.indexName = len(e), index
-	if isObject && r.id.ok() && r.id.e-r.id.s > 2 {
+	if isObject && r.id.ok() && plainID(value[r.id.s:r.id.e]) {
 		e = append(e, value[r.id.s:r.id.e]...)
 	} else {
 		e = append(e, '"')
@@ -225,6 +232,7 @@ func (bd *builder) build(d *document) {
 	d.src = len(e)
 	if isObject {
 		e = bd.appendEdited(e, &r, ts, read, replaced, level)
+		oneLine(e[d.src:])
 	} else {
 		e = append(e, `{"@timestamp":"`...)
 		e = appendTime(e, ts)
@@ -296,7 +304,7 @@ func (bd *builder) appendEdited(dst []byte, r *record, ts, read time.Time, repla
 			end(r.end, r.end, f)
 		}
 	}
-	if replaced && !r.hasCreated {
+	if replaced && !r.hasCreated && !r.eventOther {
 		f := begin()
 		if r.event.ok() {
 			s = append(s, `"created":"`...)
@@ -325,6 +333,43 @@ func (bd *builder) appendEdited(dst []byte, r *record, ts, read time.Time, repla
 		last = ed.to
 	}
 	return append(dst, b[last:]...)
+}
+
+// maxIDBytes is the longest _id Elasticsearch takes.
+const maxIDBytes = 512
+
+// plainID reports whether the JSON string s (quotes included) can be a
+// document's _id as it is written: 1 to maxIDBytes bytes of UTF-8 with no
+// escape and no control character, as every event.id the agent makes is.
+// Elasticsearch refuses a longer _id, and a malformed one breaks the
+// action line and with it the whole request; the dead-letter copy keeps
+// the _id, so it would be refused too and retried forever, holding up
+// its partition. Such a record (only another producer writes one) is
+// named by topic-partition-offset instead.
+func plainID(s []byte) bool {
+	v := s[1 : len(s)-1]
+	if len(v) == 0 || len(v) > maxIDBytes {
+		return false
+	}
+	for _, c := range v {
+		if c < 0x20 || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return utf8.Valid(v)
+}
+
+// oneLine turns each '\n' of a source line into a space. The _bulk body
+// is one JSON document a line, and a record kept byte for byte may be
+// pretty-printed: a newline between its tokens would end the source line
+// early, failing the request or making the rest of the record read as
+// the next action. In valid JSON a raw newline can only be such
+// whitespace (a string holds it escaped), so the document is unchanged.
+func oneLine(src []byte) {
+	for i := bytes.IndexByte(src, '\n'); i >= 0; i = bytes.IndexByte(src, '\n') {
+		src[i] = ' '
+		src = src[i+1:]
+	}
 }
 
 // maxOriginal bounds the original record kept in a dead letter, so that a

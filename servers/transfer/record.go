@@ -22,12 +22,18 @@ func (p span) ok() bool { return p.s >= 0 }
 type record struct {
 	b          []byte
 	open, end  int  // index of the opening '{' and of the closing '}'
-	ts, msg    span // @timestamp and message values, quotes included
+	ts         span // the @timestamp value, of any kind (a string's quotes included)
+	msg        span // the message value, quotes included
 	log, event span // the log and event objects
 	id         span // event.id, quotes included
 	hasJSON    bool // a top-level "json" field
 	hasLevel   bool // log.level, nested or dotted
 	hasCreated bool // event.created, nested or dotted
+	// logOther and eventOther mark a log or event member that is not an
+	// object: log.level or event.created can't be added to it, and adding
+	// a second member of the same name would make Elasticsearch refuse
+	// the document (it rejects repeated names).
+	logOther, eventOther bool
 }
 
 // parseRecord scans b; ok is false when b is not one JSON object, as for
@@ -43,9 +49,9 @@ func parseRecord(b []byte) (r record, ok bool) {
 	end, ok := eachKey(b, r.open, func(k []byte, v span) {
 		switch string(k) {
 		case "@timestamp":
-			if b[v.s] == '"' {
-				r.ts = v
-			}
+			// Kept whatever its kind (another producer may write epoch
+			// milliseconds): it is replaced, never added a second time.
+			r.ts = v
 		case "message":
 			if b[v.s] == '"' {
 				r.msg = v
@@ -61,6 +67,7 @@ func parseRecord(b []byte) (r record, ok bool) {
 				r.id = v
 			}
 		case "log":
+			r.logOther = b[v.s] != '{'
 			if b[v.s] == '{' {
 				r.log = v
 				eachKey(b, v.s, func(k []byte, _ span) {
@@ -70,6 +77,7 @@ func parseRecord(b []byte) (r record, ok bool) {
 				})
 			}
 		case "event":
+			r.eventOther = b[v.s] != '{'
 			if b[v.s] == '{' {
 				r.event = v
 				eachKey(b, v.s, func(k []byte, v span) {

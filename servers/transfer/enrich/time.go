@@ -47,7 +47,7 @@ func ISO(b []byte) (time.Time, int, bool) {
 	hour, ok4 := digits(b[11:13])
 	minute, ok5 := digits(b[14:16])
 	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || !valid(month, day, hour, minute, sec) {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || !valid(month, day, hour, minute, sec) || day > daysIn(month, year) {
 		return time.Time{}, 0, false
 	}
 	n := 19
@@ -62,6 +62,7 @@ func ISO(b []byte) (time.Time, int, bool) {
 // syslog reads "Jan  2 15:04:05" or "Jan 02 15:04:05", with an optional
 // fraction. The year is read's, or the one before when that would put the
 // line more than a day after it was read (a December line read in January).
+// The day is checked against that year, so "Feb 29" is a leap year's.
 func syslog(b []byte, read time.Time) (time.Time, int, bool) {
 	month, ok := monthOf(b)
 	if !ok || b[3] != ' ' {
@@ -85,11 +86,14 @@ func syslog(b []byte, read time.Time) (time.Time, int, bool) {
 	}
 	nsec, end := fraction(b, i+9)
 	read = read.UTC()
-	t := time.Date(read.Year(), time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if t.After(read.Add(24 * time.Hour)) {
-		t = t.AddDate(-1, 0, 0)
+	year := read.Year()
+	if time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC).After(read.Add(24 * time.Hour)) {
+		year--
 	}
-	return t, end, true
+	if day > daysIn(month, year) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), end, true
 }
 
 // apache reads the error log's "Sun Dec 04 04:47:44 2005]" (the '[' is
@@ -120,7 +124,7 @@ func apache(b []byte) (time.Time, int, bool) {
 		return time.Time{}, 0, false
 	}
 	year, ok := digits(b[i+1 : i+5])
-	if !ok || b[i+5] != ']' {
+	if !ok || b[i+5] != ']' || day > daysIn(month, year) {
 		return time.Time{}, 0, false
 	}
 	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), i + 6, true
@@ -143,7 +147,7 @@ func clf(line []byte) (time.Time, int, bool) {
 		year, ok3 := digits(b[7:11])
 		hour, minute, sec, ok4 := clock(b[12:])
 		loc, _, ok5 := zone(b[:26], 21)
-		if ok1 && ok2 && ok3 && ok4 && ok5 && valid(month, day, hour, minute, sec) {
+		if ok1 && ok2 && ok3 && ok4 && ok5 && valid(month, day, hour, minute, sec) && day <= daysIn(month, year) {
 			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), i + 28, true
 		}
 	}
@@ -276,6 +280,22 @@ func monthOf(b []byte) (int, bool) {
 
 func valid(month, day, hour, minute, sec int) bool {
 	return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && sec <= 60
+}
+
+// daysIn is the number of days of month in year. A day past it ("Feb 30")
+// names no time: time.Date would carry it into the next month, and the
+// line would be placed on a day it does not write.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // digits reads b as a decimal number; every byte must be a digit.
