@@ -270,7 +270,7 @@ install_tools() {
     case $n in
       etcd) cmds+=(etcd etcdctl logrotate chromium) ;;   # logrotate: agent rotation tests; chromium: console browser test
       kafka)
-        cmds+=(kcat java)   # kcat: for the health check
+        cmds+=(kcat java)   # kcat: the health check, and what bench-agent measures brun against
         [[ -f $KAFKA_HOME/.complete ]] || cmds+=(mvn)
         ;;
       es)

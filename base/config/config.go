@@ -67,6 +67,10 @@ type TLS struct {
 	InsecureSkipVerify bool
 }
 
+// MinBatchBytes is the least kafka.batch.bytes: a batch must hold one
+// record whole, and a record an event's fields and some of its line.
+const MinBatchBytes = 128 << 10
+
 // Kafka holds the producer and consumer connection settings.
 type Kafka struct {
 	Endpoints     []string      // kafka.endpoints
@@ -74,6 +78,8 @@ type Kafka struct {
 	Compression   string        // kafka.compression: none, gzip, snappy, lz4, zstd
 	BatchBytes    int           // kafka.batch.bytes: a produce batch is sent at this size...
 	BatchLinger   time.Duration // kafka.batch.linger: ...or this long after its first record
+	Partitions    int           // kafka.partitions: partitions of a topic brun creates; 0: the broker's num.partitions
+	Replication   int           // kafka.replication: replication factor of a topic brun creates; 0: the broker's default
 	TLS           TLS           // kafka.tls.*
 	SASLMechanism string        // kafka.sasl.mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; empty: none
 	SASLUsername  string        // kafka.sasl.username

@@ -57,6 +57,8 @@ var keys = map[string]map[string]setter{
 		"compression":    func(c *Config, v string) error { c.Kafka.Compression = strings.ToLower(v); return nil },
 		"batch.bytes":    positiveInt(func(c *Config) *int { return &c.Kafka.BatchBytes }),
 		"batch.linger":   duration(func(c *Config) *time.Duration { return &c.Kafka.BatchLinger }),
+		"partitions":     nonNegativeInt(func(c *Config) *int { return &c.Kafka.Partitions }),
+		"replication":    nonNegativeInt(func(c *Config) *int { return &c.Kafka.Replication }),
 		"sasl.mechanism": func(c *Config, v string) error { c.Kafka.SASLMechanism = strings.ToUpper(v); return nil },
 		"sasl.username":  func(c *Config, v string) error { c.Kafka.SASLUsername = v; return nil },
 		"sasl.password":  func(c *Config, v string) error { c.Kafka.SASLPassword = v; return nil },

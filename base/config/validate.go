@@ -3,11 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -137,6 +139,15 @@ func (c *Config) Validate() error {
 	case "none", "gzip", "snappy", "lz4", "zstd":
 	default:
 		bad("kafka.compression", c.Kafka.Compression, "is not one of none, gzip, snappy, lz4, zstd")
+	}
+	if c.Kafka.BatchBytes < MinBatchBytes {
+		bad("kafka.batch.bytes", strconv.Itoa(c.Kafka.BatchBytes), fmt.Sprintf("is less than %d: it is also the largest record, which must hold an event's fields (up to 64 KiB) and some of its line", MinBatchBytes))
+	}
+	if c.Kafka.Replication > math.MaxInt16 {
+		bad("kafka.replication", strconv.Itoa(c.Kafka.Replication), fmt.Sprintf("is more than %d", math.MaxInt16))
+	}
+	if c.Kafka.Partitions > math.MaxInt32 {
+		bad("kafka.partitions", strconv.Itoa(c.Kafka.Partitions), fmt.Sprintf("is more than %d", math.MaxInt32))
 	}
 	switch c.Kafka.SASLMechanism {
 	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":

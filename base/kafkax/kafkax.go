@@ -1,85 +1,98 @@
-// Package kafkax builds the sarama configuration every role shares from
-// the [kafka] section: protocol version, client id, TLS and SASL. Roles add
-// their producer or consumer settings on top.
+// Package kafkax builds the franz-go client options every role shares from
+// the [kafka] section: brokers, client id, TLS and SASL. Roles add their
+// producer or consumer options on top. It also creates a topic the broker
+// does not have (EnsureTopic).
 package kafkax
 
 import (
-	"crypto/sha256"
-	"crypto/sha512"
+	"context"
+	"errors"
 	"fmt"
-	"hash"
+	"hash/fnv"
 
-	"github.com/IBM/sarama"
-	"github.com/xdg-go/scram"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"brun/base/config"
 )
 
-// Version is the Kafka protocol version brun speaks: Kafka 3.0 and later
-// (Kafka 4 dropped the older protocols).
-var Version = sarama.V3_0_0_0
-
-// Config returns a sarama config with the connection settings of k.
-func Config(k config.Kafka, clientID string) (*sarama.Config, error) {
-	c := sarama.NewConfig()
-	c.ClientID = clientID
-	c.Version = Version
+// Options returns the connection options of k: the seed brokers, the
+// client id, TLS and SASL.
+func Options(k config.Kafka, clientID string) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(k.Endpoints...),
+		kgo.ClientID(clientID),
+	}
 	tlsCfg, err := k.TLS.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kafka.%w", err)
 	}
 	if tlsCfg != nil {
-		c.Net.TLS.Enable = true
-		c.Net.TLS.Config = tlsCfg
+		opts = append(opts, kgo.DialTLSConfig(tlsCfg))
 	}
-	if k.SASLMechanism != "" {
-		c.Net.SASL.Enable = true
-		c.Net.SASL.User = k.SASLUsername
-		c.Net.SASL.Password = k.SASLPassword
-		switch k.SASLMechanism {
-		case "PLAIN":
-			c.Net.SASL.Mechanism = sarama.SASLTypePlaintext
-		case "SCRAM-SHA-256":
-			c.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
-			c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha256.New} }
-		case "SCRAM-SHA-512":
-			c.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
-			c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha512.New} }
-		}
+	switch k.SASLMechanism {
+	case "":
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsSha512Mechanism()))
+	default:
+		return nil, fmt.Errorf("kafka.sasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", k.SASLMechanism)
 	}
-	return c, nil
+	return opts, nil
 }
 
-// Compression maps kafka.compression to sarama's codec.
-func Compression(name string) sarama.CompressionCodec {
+// Compression maps kafka.compression to franz-go's codec.
+func Compression(name string) kgo.CompressionCodec {
 	switch name {
 	case "gzip":
-		return sarama.CompressionGZIP
+		return kgo.GzipCompression()
 	case "snappy":
-		return sarama.CompressionSnappy
+		return kgo.SnappyCompression()
 	case "lz4":
-		return sarama.CompressionLZ4
+		return kgo.Lz4Compression()
 	case "zstd":
-		return sarama.CompressionZSTD
+		return kgo.ZstdCompression()
 	}
-	return sarama.CompressionNone
+	return kgo.NoCompression()
 }
 
-// scramClient adapts xdg-go/scram to sarama's SCRAMClient.
-type scramClient struct {
-	hash func() hash.Hash
-	conv *scram.ClientConversation
+// KeyPartitioner puts every record of one key in one partition, the
+// partition sarama's default hash partitioner chose (FNV-1a), which brun
+// used before franz-go: after an upgrade a file's lines stay in the
+// partition its earlier lines are in, so they stay in order.
+func KeyPartitioner() kgo.Partitioner {
+	return kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(func(b []byte) uint32 {
+		h := fnv.New32a()
+		h.Write(b)
+		return h.Sum32()
+	}))
 }
 
-func (s *scramClient) Begin(user, password, authzID string) error {
-	c, err := scram.HashGeneratorFcn(s.hash).NewClient(user, password, authzID)
-	if err != nil {
-		return err
+// EnsureTopic creates topic with the given partitions and replication
+// factor (0: the broker's num.partitions and default.replication.factor).
+// created is false when the topic already exists.
+func EnsureTopic(ctx context.Context, cl *kgo.Client, topic string, partitions, replication int) (created bool, err error) {
+	if partitions <= 0 {
+		partitions = -1
 	}
-	s.conv = c.NewConversation()
-	return nil
+	if replication <= 0 {
+		replication = -1
+	}
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(partitions), int16(replication), nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	switch {
+	case errors.Is(err, kerr.TopicAlreadyExists):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("create topic %s (kafka.partitions %d, kafka.replication %d): %w", topic, partitions, replication, err)
+	}
+	return true, nil
 }
-
-func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
-
-func (s *scramClient) Done() bool { return s.conv.Done() }

@@ -1,13 +1,16 @@
 package testkit
 
 import (
+	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Event is what the tests read back of a brun record.
@@ -59,108 +62,127 @@ func KafkaReadUntil(t testing.TB, topic, marker string, timeout time.Duration) [
 // kafkaRead consumes topic until done says so or timeout passes. Then it
 // reads on: to the end of every partition as it is at that moment when
 // toEnd is set, else until 2 s pass without a record.
+//
+// It consumes every partition directly, from the oldest record, with no
+// group. Right after a broker was paused or restarted its leadership and
+// metadata may be a moment behind: the client retries such errors itself
+// (asking for metadata again after 500 ms, not its default 5 s), and
+// listing the end offsets is retried here for up to 30 s.
 func kafkaRead(t testing.TB, topic string, timeout time.Duration, done func([]Event) bool, toEnd bool) []Event {
 	t.Helper()
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_0_0_0
-	client, err := sarama.NewClient([]string{KafkaAddr}, cfg)
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(KafkaAddr),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.MetadataMinAge(500*time.Millisecond),
+	)
 	if err != nil {
 		t.Fatalf("kafka client: %v", err)
 	}
-	defer client.Close()
-	c, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatalf("kafka consumer: %v", err)
-	}
-	defer c.Close()
-	// Right after a broker was paused or restarted, its leadership and
-	// metadata may be a moment behind: retry with fresh metadata.
-	retry := func(what string, op func() error) {
+	defer cl.Close()
+
+	var pending []*kgo.Record // fetched, not yet handed out
+	// next returns the next record, waiting up to wait for one; nil when
+	// none came.
+	next := func(wait time.Duration) *kgo.Record {
 		t.Helper()
-		var err error
-		for end := time.Now().Add(30 * time.Second); ; {
-			if err = op(); err == nil {
-				return
+		if len(pending) == 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			for len(pending) == 0 && ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				fs.EachError(func(tp string, p int32, err error) {
+					if errors.Is(err, context.DeadlineExceeded) || kerr.IsRetriable(err) {
+						return
+					}
+					t.Fatalf("consume %s/%d: %v", tp, p, err)
+				})
+				pending = fs.Records()
 			}
-			if time.Now().After(end) {
-				t.Fatalf("%s: %v", what, err)
-			}
-			time.Sleep(500 * time.Millisecond)
-			client.RefreshMetadata(topic)
 		}
+		if len(pending) == 0 {
+			return nil
+		}
+		r := pending[0]
+		pending = pending[1:]
+		return r
 	}
-	var parts []int32
-	retry("partitions of "+topic, func() (err error) { parts, err = c.Partitions(topic); return err })
-	msgs := make(chan *sarama.ConsumerMessage, 1024)
-	for _, p := range parts {
-		var pc sarama.PartitionConsumer
-		retry(fmt.Sprintf("consume %s/%d", topic, p), func() (err error) {
-			pc, err = c.ConsumePartition(topic, p, sarama.OffsetOldest)
-			return err
-		})
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				msgs <- m
-			}
-		}()
-	}
+
 	var out []Event
-	next := map[int32]int64{} // per partition: the offset after the last record read
-	decode := func(m *sarama.ConsumerMessage) {
+	after := map[int32]int64{} // per partition: the offset after the last record read
+	decode := func(r *kgo.Record) {
+		t.Helper()
 		var e Event
-		if err := json.Unmarshal(m.Value, &e); err != nil {
-			t.Fatalf("record %s/%d@%d is not a brun event: %v\n%s", topic, m.Partition, m.Offset, err, m.Value)
+		if err := json.Unmarshal(r.Value, &e); err != nil {
+			t.Fatalf("record %s/%d@%d is not a brun event: %v\n%s", topic, r.Partition, r.Offset, err, r.Value)
 		}
 		out = append(out, e)
-		next[m.Partition] = m.Offset + 1
+		after[r.Partition] = r.Offset + 1
 	}
-	deadline := time.After(timeout)
+	deadline := time.Now().Add(timeout)
 	for !done(out) {
-		select {
-		case m := <-msgs:
-			decode(m)
-		case <-deadline:
+		r := next(time.Until(deadline))
+		if r == nil {
 			return out
 		}
+		decode(r)
 	}
 	if toEnd {
-		end := map[int32]int64{}
-		for _, p := range parts {
-			retry(fmt.Sprintf("end of %s/%d", topic, p), func() (err error) {
-				end[p], err = client.GetOffset(topic, p, sarama.OffsetNewest)
-				return err
-			})
-		}
+		end := endOffsets(t, kadm.NewClient(cl), topic)
 		reached := func() bool {
 			for p, e := range end {
-				if next[p] < e {
+				if after[p] < e {
 					return false
 				}
 			}
 			return true
 		}
-		deadline := time.After(timeout)
+		deadline := time.Now().Add(timeout)
 		for !reached() {
-			select {
-			case m := <-msgs:
-				decode(m)
-			case <-deadline:
-				t.Fatalf("could not read %s to its end %v within %v (at %v)", topic, end, timeout, next)
+			r := next(time.Until(deadline))
+			if r == nil {
+				t.Fatalf("could not read %s to its end %v within %v (at %v)", topic, end, timeout, after)
 			}
+			decode(r)
 		}
 		return out
 	}
 	// Anything more (duplicates) that is already there.
 	for {
-		select {
-		case m := <-msgs:
-			var e Event
-			if json.Unmarshal(m.Value, &e) == nil {
-				out = append(out, e)
-			}
-		case <-time.After(2 * time.Second):
+		r := next(2 * time.Second)
+		if r == nil {
 			return out
 		}
+		var e Event
+		if json.Unmarshal(r.Value, &e) == nil {
+			out = append(out, e)
+		}
+	}
+}
+
+// endOffsets lists the end offset of every partition of topic: the offset
+// its next record will get. A listing that fails, wholly or for one
+// partition (its leader not known yet right after a restart), is tried
+// again every 500 ms for up to 30 s; then it fails t.
+func endOffsets(t testing.TB, adm *kadm.Client, topic string) map[int32]int64 {
+	t.Helper()
+	var err error
+	for stop := time.Now().Add(30 * time.Second); ; {
+		var listed kadm.ListedOffsets
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		listed, err = adm.ListEndOffsets(ctx, topic)
+		cancel()
+		if err == nil {
+			err = listed.Error()
+		}
+		if err == nil {
+			end := map[int32]int64{}
+			listed.Each(func(o kadm.ListedOffset) { end[o.Partition] = o.Offset })
+			return end
+		}
+		if time.Now().After(stop) {
+			t.Fatalf("end offsets of %s: %v", topic, err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }

@@ -47,8 +47,11 @@ type Collector struct {
 	reg     *Registry
 	lines   chan *Record
 	sink    sink
-	allow   []string
-	log     *logrus.Entry
+	// maxRecord is the largest event the sink takes (0: any); a longer
+	// one is cut to fit and flagged truncated.
+	maxRecord int
+	allow     []string
+	log       *logrus.Entry
 }
 
 // New opens the offset registry. It does no network I/O.
@@ -61,19 +64,22 @@ func New(cfg Config) (*Collector, error) {
 	lines := make(chan *Record, cfg.ChanMsgSize)
 	log := logging.For("collector")
 	var out sink
+	maxRecord := 0
 	if cfg.Handoff != nil {
 		out = &handoffSink{in: lines, q: cfg.Handoff, log: logging.For("handoff")}
 	} else {
 		out = newProducer(cfg.Producer, lines, logging.For("producer"))
+		maxRecord = cfg.Producer.maxRecordBytes()
 	}
 	return &Collector{
-		agentID: cfg.AgentID,
-		host:    host,
-		reg:     reg,
-		lines:   lines,
-		sink:    out,
-		allow:   cfg.Allow,
-		log:     log,
+		agentID:   cfg.AgentID,
+		host:      host,
+		reg:       reg,
+		lines:     lines,
+		sink:      out,
+		maxRecord: maxRecord,
+		allow:     cfg.Allow,
+		log:       log,
 	}, nil
 }
 

@@ -11,8 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/IBM/sarama"
+	"unicode/utf8"
 
 	"brun/base/metrics"
 	"brun/servers/ack"
@@ -418,7 +417,6 @@ func (h *harvester) newStream(pos Position, gen uint64) {
 		win: ack.NewWindow(maxUnackedPerFile, pos.Offset),
 		key: h.enc.StreamKey(),
 	}
-	h.s.keyEnc = sarama.ByteEncoder(h.s.key)
 	t.c.reg.Track(t.name, pos.Dev, pos.Ino, gen, h.s.win)
 	h.view.Store(&fileView{path: h.path, win: h.s.win})
 }
@@ -462,7 +460,7 @@ func (h *harvester) emit(ctx context.Context, c chunk) bool {
 	rec := &Record{
 		Topic:  h.t.spec.Topic,
 		Key:    h.s.key,
-		Value:  h.enc.Encode(c.Text, c.Start, time.Now(), c.Flags),
+		Value:  h.encode(c),
 		stream: h.s,
 		ticket: tk,
 	}
@@ -478,6 +476,43 @@ func (h *harvester) emit(ctx context.Context, c chunk) bool {
 	h.t.mSent.Inc()
 	metrics.Unacked.Inc()
 	return true
+}
+
+// encode makes the event of c, cut to fit the sink's largest record: a
+// line whose event would be larger loses its end and is flagged
+// truncated, as a line over max_line_bytes is.
+func (h *harvester) encode(c chunk) []byte {
+	read := time.Now()
+	v := h.enc.Encode(c.Text, c.Start, read, c.Flags)
+	limit := h.t.c.maxRecord
+	for try := 0; limit > 0 && len(v) > limit && len(c.Text) > 0; try++ {
+		// Keep the share of the text that fits if escaping is as dense
+		// in what is kept as in the whole; a line the job reads as JSON
+		// may change shape when cut, so from the third try the text is
+		// halved.
+		keep := int(int64(len(c.Text)) * int64(limit) / int64(len(v)))
+		keep = min(keep-64, len(c.Text)-1)
+		if try >= 2 {
+			keep = min(keep, len(c.Text)/2)
+		}
+		c.Text = trimToRune(c.Text[:max(keep, 0)])
+		c.Flags |= event.Truncated
+		v = h.enc.Encode(c.Text, c.Start, read, c.Flags)
+	}
+	return v
+}
+
+// trimToRune drops a UTF-8 sequence cut at the end of b.
+func trimToRune(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			break
+		}
+	}
+	return b
 }
 
 // status reports the file from the harvester's published view; safe from

@@ -2,16 +2,18 @@ package collector
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"brun/base/config"
 	"brun/base/kafkax"
 	"brun/base/metrics"
-	"brun/servers/job"
 )
 
 // ProducerConfig is what the Kafka producer needs from brun's config.
@@ -20,74 +22,97 @@ type ProducerConfig struct {
 	ClientID string
 }
 
+// maxRecordBytes is the largest record value the producer sends with
+// these settings: a batch of kafka.batch.bytes must hold the record on its
+// own, with its key and the batch's headers. A longer event is cut to fit
+// by the harvester (flagged truncated); 0 means no limit (the hand-off).
+func (pc ProducerConfig) maxRecordBytes() int {
+	return pc.Kafka.BatchBytes - 4<<10
+}
+
+const (
+	// flushWait bounds how long, at shutdown, the producer waits for Kafka
+	// to answer for the records it has; the rest stay unacked and are read
+	// again from their files after a restart.
+	flushWait = 10 * time.Second
+	// maxBufferedBytes bounds what franz-go holds of records not yet
+	// acknowledged; with the line channel it is the agent's bound on
+	// lines in memory while Kafka is slow or down.
+	maxBufferedBytes = 16 << 20
+)
+
 // producer moves records from the agent's bounded line channel to Kafka
-// with sarama's AsyncProducer and acks each record when the broker stored
-// it. A record Kafka refused is sent again after a pause, never dropped; its
-// file's offset cannot pass it meanwhile.
+// with franz-go, and acks each record when the broker stored it. A record
+// Kafka refused is sent again after a pause, never dropped; its file's
+// offset cannot pass it meanwhile.
 type producer struct {
 	cfg ProducerConfig
 	in  <-chan *Record
 	log *logrus.Entry
 
 	mu      sync.Mutex
-	retry   []*Record     // records to send again, filled by the error reader
+	retry   []*Record     // records to send again, filled by the promise
+	missing []string      // topics the broker does not have, to create
 	retryCh chan struct{} // signals that retry is non-empty
+	lastLog time.Time     // of the last "refused" warning, under mu
 }
 
 func newProducer(cfg ProducerConfig, in <-chan *Record, log *logrus.Entry) *producer {
 	return &producer{cfg: cfg, in: in, log: log, retryCh: make(chan struct{}, 1)}
 }
 
-// saramaConfig is the producer's configuration: every record is stored by
-// all in-sync replicas, exactly once per send (idempotent), in order.
-func saramaConfig(pc ProducerConfig) (*sarama.Config, error) {
-	c, err := kafkax.Config(pc.Kafka, pc.ClientID)
+// options are the producer's franz-go options: every record is stored by
+// all in-sync replicas, exactly once per send (idempotent, franz-go's
+// default), one file's lines in one partition and in order.
+func options(pc ProducerConfig) ([]kgo.Opt, error) {
+	opts, err := kafkax.Options(pc.Kafka, pc.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	c.Producer.RequiredAcks = sarama.WaitForAll
-	c.Producer.Idempotent = true
-	c.Net.MaxOpenRequests = 1 // required by the idempotent producer; keeps a file's lines in order
-	c.Producer.Retry.Max = 10
-	c.Producer.Retry.Backoff = 250 * time.Millisecond
-	c.Producer.Return.Successes = true
-	c.Producer.Return.Errors = true
-	c.Producer.Compression = kafkax.Compression(pc.Kafka.Compression)
-	c.Producer.Flush.Bytes = pc.Kafka.BatchBytes
-	c.Producer.Flush.Frequency = pc.Kafka.BatchLinger
-	// A record may be a whole max_line_bytes line plus its JSON; the broker's
-	// own limit applies to the compressed batch.
-	c.Producer.MaxMessageBytes = 2*job.MaxMaxLineBytes + 64<<10
-	c.Producer.Partitioner = sarama.NewHashPartitioner
-	c.ChannelBufferSize = 4096 // fewer goroutine hand-offs per record inside sarama
-	c.Metadata.Retry.Max = 3
-	c.Metadata.Retry.Backoff = 500 * time.Millisecond
-	return c, nil
+	return append(opts,
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(kafkax.Compression(pc.Kafka.Compression)),
+		kgo.ProducerBatchMaxBytes(int32(pc.Kafka.BatchBytes)),
+		kgo.ProducerLinger(pc.Kafka.BatchLinger),
+		kgo.RecordPartitioner(kafkax.KeyPartitioner()),
+		kgo.MaxBufferedBytes(maxBufferedBytes),
+		// As sarama did: the broker creates a missing topic when it is
+		// allowed to; else the promise sees UNKNOWN_TOPIC_OR_PARTITION and
+		// the producer creates it (kafka.partitions, kafka.replication).
+		kgo.AllowAutoTopicCreation(),
+		// Told twice that a topic does not exist, the producer creates it.
+		kgo.UnknownTopicRetries(1),
+		kgo.RetryBackoffFn(func(tries int) time.Duration {
+			return min(time.Duration(tries)*250*time.Millisecond, 2*time.Second)
+		}),
+	), nil
 }
 
-// run sends until ctx ends, then drains: it closes the producer and keeps
-// reading its successes and errors until sarama has answered for every
-// record, so every stored record is acked before the offsets are saved.
-// Records still in the channel are left unacked; they are read again from
+// run sends until ctx ends, then drains: it waits up to flushWait for
+// Kafka to answer for every record it was given, so every stored record
+// is acked before the offsets are saved. Records still in the channel, or
+// not answered for in time, are left unacked; they are read again from
 // the file after a restart.
 func (p *producer) run(ctx context.Context) {
-	ap, ok := p.connect(ctx)
-	if !ok {
-		return // ended before Kafka was reached: nothing was sent, nothing to drain
+	opts, err := options(p.cfg)
+	var cl *kgo.Client
+	if err == nil {
+		cl, err = kgo.NewClient(opts...)
 	}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for m := range ap.Successes() {
-			m.Metadata.(*Record).Ack()
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		p.readErrors(ctx, ap.Errors())
-	}()
+	if err != nil {
+		// The configuration was validated; only an unreadable TLS file
+		// gets here. Nothing is sent: the readers wait on the channel.
+		p.log.Errorf("kafka: %v; nothing is sent", err)
+		<-ctx.Done()
+		return
+	}
+	p.log.WithField("brokers", p.cfg.Kafka.Endpoints).Info("kafka producer started")
+	go p.watchBrokers(ctx, cl)
 
+	// Records handed to franz-go carry sendCtx: once it ends, those not
+	// yet sent fail with its error, and are left unacked.
+	sendCtx, cancelSends := context.WithCancel(context.Background())
+	defer cancelSends()
 	for ctx.Err() == nil {
 		var rec *Record
 		select {
@@ -96,99 +121,125 @@ func (p *producer) run(ctx context.Context) {
 			select {
 			case rec = <-p.in:
 			case <-p.retryCh:
-				p.resend(ctx, ap)
+				p.resend(ctx, sendCtx, cl)
 				continue
 			case <-ctx.Done():
 				continue
 			}
 		}
-		p.send(ctx, ap, rec)
+		p.send(sendCtx, cl, rec)
 	}
-	ap.AsyncClose()
-	wg.Wait()
+	flushCtx, cancel := context.WithTimeout(context.Background(), flushWait)
+	if err := cl.Flush(flushCtx); err != nil {
+		p.log.Warnf("kafka did not answer for every record within %v; the rest are read again from their files after a restart", flushWait)
+	}
+	cancel()
+	cancelSends()
+	cl.Close()
 }
 
-func (p *producer) send(ctx context.Context, ap sarama.AsyncProducer, rec *Record) {
-	msg := rec.message()
-	select {
-	case ap.Input() <- msg:
-	default:
-		select {
-		case ap.Input() <- msg:
-		case <-ctx.Done():
+// send hands rec to franz-go; it blocks while franz-go holds
+// maxBufferedBytes, which is the backpressure on the line channel.
+func (p *producer) send(sendCtx context.Context, cl *kgo.Client, rec *Record) {
+	cl.Produce(sendCtx, rec.kafkaRecord(), func(_ *kgo.Record, err error) { p.done(sendCtx, rec, err) })
+}
+
+// done is franz-go's answer for one record, called in the order the
+// records were produced, from one goroutine.
+func (p *producer) done(sendCtx context.Context, rec *Record, err error) {
+	if err == nil {
+		rec.Ack()
+		return
+	}
+	if sendCtx.Err() != nil {
+		return // shutting down: the record is read again from its file after restart
+	}
+	metrics.ProduceErrors.WithLabelValues(rec.Topic).Inc()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if errors.Is(err, kerr.UnknownTopicOrPartition) && !slices.Contains(p.missing, rec.Topic) {
+		p.missing = append(p.missing, rec.Topic)
+	}
+	if time.Since(p.lastLog) > 10*time.Second {
+		path, topic := rec.Where()
+		msg := "kafka refused a record, sending it again: %v"
+		if errors.Is(err, kerr.MessageTooLarge) {
+			msg = "kafka refused a record as too large, sending it again: kafka.batch.bytes must not exceed the brokers' message.max.bytes (and the topic's max.message.bytes): %v"
 		}
+		p.log.WithFields(logrus.Fields{"topic": topic, "path": path}).Warnf(msg, err)
+		p.lastLog = time.Now()
+	}
+	p.retry = append(p.retry, rec)
+	select {
+	case p.retryCh <- struct{}{}:
+	default:
 	}
 }
 
 // resend sends again what Kafka refused, after a pause so a down broker is
-// not hammered.
-func (p *producer) resend(ctx context.Context, ap sarama.AsyncProducer) {
+// not hammered; topics the broker said it does not have are created first.
+// The queue is bounded by the per-file ack windows, since every queued
+// record holds a place in one.
+func (p *producer) resend(ctx, sendCtx context.Context, cl *kgo.Client) {
 	select {
 	case <-time.After(time.Second):
 	case <-ctx.Done():
 		return
 	}
 	p.mu.Lock()
-	batch := p.retry
-	p.retry = nil
+	batch, missing := p.retry, p.missing
+	p.retry, p.missing = nil, nil
 	p.mu.Unlock()
+	for _, topic := range missing {
+		p.createTopic(ctx, cl, topic)
+	}
 	for _, rec := range batch {
 		metrics.ProduceRetries.WithLabelValues(rec.Topic).Inc()
-		p.send(ctx, ap, rec)
+		p.send(sendCtx, cl, rec)
 	}
 }
 
-// readErrors never blocks on anything but sarama, which would otherwise
-// stall; failed records are queued for resend. The queue is bounded by the
-// per-file ack windows, since every queued record holds a place in one.
-func (p *producer) readErrors(ctx context.Context, errs <-chan *sarama.ProducerError) {
-	var last time.Time
-	for pe := range errs {
-		rec := pe.Msg.Metadata.(*Record)
-		metrics.ProduceErrors.WithLabelValues(rec.Topic).Inc()
-		if time.Since(last) > 10*time.Second {
-			path, topic := rec.Where()
-			p.log.WithFields(logrus.Fields{"topic": topic, "path": path}).Warnf("kafka refused a record, sending it again: %v", pe.Err)
-			last = time.Now()
-		}
-		if ctx.Err() != nil {
-			continue // shutting down: the record is read again from its file after restart
-		}
-		p.mu.Lock()
-		p.retry = append(p.retry, rec)
-		p.mu.Unlock()
-		select {
-		case p.retryCh <- struct{}{}:
-		default:
-		}
+// createTopic creates a topic the broker does not have and does not
+// create on its own.
+func (p *producer) createTopic(ctx context.Context, cl *kgo.Client, topic string) {
+	k := p.cfg.Kafka
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	created, err := kafkax.EnsureTopic(actx, cl, topic, k.Partitions, k.Replication)
+	log := p.log.WithField("topic", topic)
+	switch {
+	case err != nil:
+		log.Warnf("kafka has no topic %s and does not create it on its own; creating it failed, trying again: %v", topic, err)
+	case created:
+		log.Infof("kafka had no topic %s and does not create topics on its own: created it (kafka.partitions %d, kafka.replication %d; 0 is the brokers' default)", topic, k.Partitions, k.Replication)
 	}
 }
 
-// connect creates the sarama producer, waiting for Kafka as long as it
-// takes: the tailers meanwhile block on the full line channel. ok is false
-// when ctx ended first.
-func (p *producer) connect(ctx context.Context) (ap sarama.AsyncProducer, ok bool) {
-	backoff := time.Second
+// watchBrokers logs when no broker can be reached, and when one can again:
+// franz-go itself retries without end, while the readers wait on the full
+// line channel.
+func (p *producer) watchBrokers(ctx context.Context, cl *kgo.Client) {
+	down := false
 	var lastLog time.Time
-	brokers := p.cfg.Kafka.Endpoints
 	for {
-		sc, err := saramaConfig(p.cfg)
-		if err == nil {
-			ap, err = sarama.NewAsyncProducer(brokers, sc)
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := cl.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
 		}
-		if err == nil {
-			p.log.WithField("brokers", brokers).Info("connected to kafka")
-			return ap, true
-		}
-		if time.Since(lastLog) > 30*time.Second {
-			p.log.WithField("brokers", brokers).Warnf("kafka.endpoints: can't reach kafka, retrying: %v", err)
-			lastLog = time.Now()
+		switch {
+		case err != nil && (!down || time.Since(lastLog) > 5*time.Minute):
+			p.log.WithField("brokers", p.cfg.Kafka.Endpoints).Warnf("kafka.endpoints: can't reach kafka, retrying: %v", err)
+			down, lastLog = true, time.Now()
+		case err == nil && down:
+			p.log.WithField("brokers", p.cfg.Kafka.Endpoints).Info("kafka reachable again")
+			down = false
 		}
 		select {
-		case <-time.After(backoff):
+		case <-time.After(10 * time.Second):
 		case <-ctx.Done():
-			return nil, false
+			return
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 }

@@ -1,7 +1,7 @@
 package collector
 
 import (
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"brun/base/metrics"
 	"brun/servers/ack"
@@ -17,22 +17,15 @@ type Record struct {
 
 	stream *stream
 	ticket ack.Ticket
-	// msg is the record as sarama sends it, allocated with the Record: one
-	// allocation per line instead of three.
-	msg sarama.ProducerMessage
+	// kr is the record as franz-go sends it, allocated with the Record:
+	// one allocation per line instead of two.
+	kr kgo.Record
 }
 
-// valueEncoder lets sarama read a Record's Value without a conversion that
-// would allocate per line.
-type valueEncoder Record
-
-func (v *valueEncoder) Encode() ([]byte, error) { return v.Value, nil }
-func (v *valueEncoder) Length() int             { return len(v.Value) }
-
-// message fills and returns the sarama message of the record.
-func (r *Record) message() *sarama.ProducerMessage {
-	r.msg = sarama.ProducerMessage{Topic: r.Topic, Key: r.stream.keyEnc, Value: (*valueEncoder)(r), Metadata: r}
-	return &r.msg
+// kafkaRecord fills and returns the franz-go record of r.
+func (r *Record) kafkaRecord() *kgo.Record {
+	r.kr = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+	return &r.kr
 }
 
 // Ack marks the record as stored by Kafka. It must be called exactly once,
@@ -56,7 +49,6 @@ type stream struct {
 	dev, ino uint64
 	gen      uint64
 	win      *ack.Window
-	key      []byte // Kafka record key of every line of this reading
-	keyEnc   sarama.Encoder
+	key      []byte   // Kafka record key of every line of this reading
 	tj       *tailJob // counts acks for status
 }

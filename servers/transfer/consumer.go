@@ -2,16 +2,21 @@ package transfer
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"brun/base/config"
 	"brun/base/kafkax"
 	"brun/base/metrics"
+	"brun/servers/ack"
 	"brun/servers/indexname"
 )
 
@@ -20,143 +25,360 @@ const (
 	// and not yet stored; a partition at the bound waits. In practice the
 	// shared channel (es.chanSize) fills first.
 	maxUnackedPerPartition = 64 << 10
-	// rebalanceDrain is how long, when a session ends, the handler waits
-	// for the documents already consumed to be stored, so that their
-	// offsets are in the commit and the partition's next owner does not
-	// read them again. Past it the session ends anyway: nothing is lost,
-	// the rest is read again (and overwritten, same _id).
+	// rebalanceDrain is how long, when partitions are taken away (a
+	// rebalance, a change of topics, shutdown), the consumer waits for
+	// their documents already consumed to be stored, so that their offsets
+	// are in the last commit and the partitions' next owner does not read
+	// them again. Past it they are given up anyway: nothing is lost, the
+	// rest is read again (and overwritten, same _id).
 	rebalanceDrain = 5 * time.Second
+	// commitEvery is how often the watermarks that moved are committed.
+	commitEvery = time.Second
+	// pollRecords bounds the records taken from franz-go at a time.
+	pollRecords = 4096
 )
 
-// handler is the sarama consumer-group handler: each claimed partition's
-// messages become documents on the shared channel, tracked by a window
-// whose contiguous watermark is the only offset ever marked.
-type handler struct {
+// consumer reads the transfer's topics in the consumer group
+// transfer.group with franz-go. Each assigned partition's records become
+// documents on the shared channel, tracked by a window whose contiguous
+// watermark is the only offset ever committed: an offset is committed only
+// once Elasticsearch stored every document before it.
+type consumer struct {
+	cfg     *config.Config
 	out     chan<- *document
 	pattern *indexname.Pattern
 	log     *logrus.Entry
 
+	cl *kgo.Client // of the current topic list; nil between lists
+
 	mu    sync.Mutex
-	parts map[*partition]struct{} // claimed in the current session
+	parts map[topicPartition]*claim // assigned to this member now
 }
 
-// Setup is called by sarama at the start of each session, before any
-// ConsumeClaim.
-func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
-	h.log.WithField("claims", sess.Claims()).Info("consumer group session started")
-	return nil
+type topicPartition struct {
+	topic string
+	id    int32
 }
 
-// Cleanup is called by sarama once every ConsumeClaim of the session has
-// returned, before the marked offsets are committed: it gives the
-// documents in flight up to rebalanceDrain to be stored.
-func (h *handler) Cleanup(sarama.ConsumerGroupSession) error {
-	h.mu.Lock()
-	parts := h.parts
-	h.parts = nil
-	h.mu.Unlock()
-	deadline := time.Now().Add(rebalanceDrain)
-	for p := range parts {
-		for p.win.InFlight() > p.abandoned && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	return nil
+// claim is one assigned partition: its documents' window, where its
+// commits are, and whether it was taken away.
+type claim struct {
+	p *partition
+	// started is set once p's window exists: it starts at the offset of
+	// the first record fetched. Set by the polling goroutine, read by the
+	// commits.
+	started   atomic.Bool
+	next      int64        // the offset after the last record handed on; the polling goroutine's
+	committed atomic.Int64 // the last offset committed (-1: none by this member)
+	gone      chan struct{}
+	goneOnce  sync.Once
+	abandoned atomic.Int64 // documents added to the window and never handed on
 }
 
-// ConsumeClaim feeds one partition until the session ends (a rebalance or
-// shutdown). Documents still in flight then may complete later; their
-// marks on the ended session are not committed, and the partition's next
-// owner reads them again (same ids: overwritten, not duplicated).
-func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	ctx := sess.Context()
-	topic, id := claim.Topic(), claim.Partition()
-	p := newPartition(topic, id, claim.InitialOffset(), h.pattern, func(off int64) {
-		sess.MarkOffset(topic, id, off, "")
-	})
-	h.mu.Lock()
-	if h.parts == nil {
-		h.parts = map[*partition]struct{}{}
-	}
-	h.parts[p] = struct{}{}
-	h.mu.Unlock()
-	lag := metrics.ConsumerLag.WithLabelValues(topic, strconv.Itoa(int(id)))
-	for {
-		select {
-		case msg, ok := <-claim.Messages():
-			if !ok {
-				return nil
-			}
-			lag.Set(float64(claim.HighWaterMarkOffset() - msg.Offset - 1))
-			d := &document{raw: msg.Value, offset: msg.Offset, kafkaTime: msg.Timestamp, seen: time.Now(), part: p}
-			tk, err := p.win.Add(ctx, msg.Offset+1)
-			if err != nil {
-				return nil
-			}
-			d.ticket = tk
+func (c *claim) revoke() { c.goneOnce.Do(func() { close(c.gone) }) }
+
+// run consumes the topics of topics until ctx ends, joining again with the
+// new list whenever it changes. A change takes the partitions away like a
+// rebalance does: what was stored is committed first. At return the last
+// client is still open: Run commits what the writers finished and then
+// calls close.
+func (c *consumer) run(ctx context.Context, topics *topicSet) {
+	for ctx.Err() == nil {
+		list, changed := topics.get()
+		if len(list) == 0 {
+			c.log.Info("no topic to consume yet (no job in etcd names one)")
 			select {
-			case h.out <- d:
+			case <-changed:
 			case <-ctx.Done():
-				// Never handed on, so never completed: marking it here would
-				// be committed when the session ends, without it stored.
-				p.abandoned = 1
-				return nil
 			}
-		case <-ctx.Done():
-			return nil
+			continue
+		}
+		if !c.open(ctx, list) {
+			return
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-changed:
+				c.log.Infof("topics changed; joining again")
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		c.log.WithField("topics", list).Info("joining consumer group")
+		commits := make(chan struct{})
+		go func() { defer close(commits); c.commitLoop(sctx) }()
+		c.poll(sctx)
+		cancel()
+		<-commits
+		if ctx.Err() == nil {
+			c.close() // the topics changed: leave, committing what is stored
 		}
 	}
 }
 
-// consumerConfig is sarama's configuration for the transfer. Buffers are
-// sized for many small records: sarama's defaults (256 messages a
-// partition in channels, fetches up to 100 MB) held over 300 MB for a
-// million small messages, while the documents channel already buffers.
-func consumerConfig(cfg *config.Config) (*sarama.Config, error) {
-	c, err := kafkax.Config(cfg.Kafka, "brun-transfer")
+// open creates the client of one topic list; false if ctx ended first
+// (the options are checked before, so only TLS files can fail here, and
+// they are retried).
+func (c *consumer) open(ctx context.Context, topics []string) bool {
+	opts, err := consumerOptions(c.cfg, topics)
+	if err == nil {
+		opts = append(opts,
+			kgo.OnPartitionsAssigned(c.assigned),
+			kgo.OnPartitionsRevoked(c.revoked),
+			kgo.OnPartitionsLost(c.lost),
+		)
+		c.cl, err = kgo.NewClient(opts...)
+	}
+	for err != nil {
+		c.log.Errorf("kafka: %v; trying again", err)
+		select {
+		case <-time.After(10 * time.Second):
+		case <-ctx.Done():
+			return false
+		}
+		return c.open(ctx, topics)
+	}
+	return true
+}
+
+// consumerOptions are franz-go's options for the transfer: the group,
+// cooperative rebalancing, commits only of what brun says, a new group
+// from the oldest record. Fetches are sized for many small records; the
+// documents channel already buffers.
+func consumerOptions(cfg *config.Config, topics []string) ([]kgo.Opt, error) {
+	opts, err := kafkax.Options(cfg.Kafka, "brun-transfer")
 	if err != nil {
 		return nil, err
 	}
-	c.Consumer.Return.Errors = true
-	// A new group starts at the oldest record: lines produced before the
-	// transfer first ran are not skipped.
-	c.Consumer.Offsets.Initial = sarama.OffsetOldest
-	c.Consumer.Offsets.AutoCommit.Enable = true
-	c.Consumer.Offsets.AutoCommit.Interval = time.Second
-	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
-	c.ChannelBufferSize = 256
-	c.Consumer.Fetch.Min = 1
-	c.Consumer.Fetch.Default = 512 << 10
-	c.Consumer.MaxWaitTime = 250 * time.Millisecond
-	c.Consumer.MaxProcessingTime = time.Second
-	c.Metadata.Retry.Max = 3
-	c.Metadata.Retry.Backoff = 500 * time.Millisecond
-	return c, nil
+	return append(opts,
+		kgo.ConsumerGroup(cfg.Transfer.Group),
+		kgo.ConsumeTopics(topics...),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		// A new group starts at the oldest record: lines produced before
+		// the transfer first ran are not skipped.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(8<<20),
+		kgo.FetchMaxPartitionBytes(1<<20),
+		kgo.FetchMaxWait(250*time.Millisecond),
+		kgo.MaxConcurrentFetches(4),
+	), nil
 }
 
-// connect joins Kafka, waiting as long as it takes; nil when ctx ended.
-func connect(ctx context.Context, cfg *config.Config, sc *sarama.Config, log *logrus.Entry) sarama.ConsumerGroup {
-	backoff := time.Second
-	var lastErr string
-	for {
-		g, err := sarama.NewConsumerGroup(cfg.Kafka.Endpoints, cfg.Transfer.Group, sc)
-		if err == nil {
-			go func() {
-				for err := range g.Errors() {
-					log.Warnf("consumer group %s: %v", cfg.Transfer.Group, err)
-				}
-			}()
-			return g
-		}
-		if err.Error() != lastErr {
-			log.Warnf("kafka.endpoints: can't reach kafka %v, retrying: %v", cfg.Kafka.Endpoints, err)
-			lastErr = err.Error()
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return nil
-		}
-		backoff = min(backoff*2, 10*time.Second)
+// assigned is franz-go's callback for partitions given to this member.
+func (c *consumer) assigned(_ context.Context, _ *kgo.Client, got map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.parts == nil {
+		c.parts = map[topicPartition]*claim{}
 	}
+	for topic, ids := range got {
+		for _, id := range ids {
+			cm := &claim{p: newStream(topic, id, c.pattern), gone: make(chan struct{})}
+			cm.committed.Store(-1)
+			c.parts[topicPartition{topic, id}] = cm
+		}
+	}
+	c.log.WithField("partitions", got).Info("partitions assigned")
+}
+
+// revoked is franz-go's callback for partitions taken away in a
+// rebalance, and for all of them at close: their documents in flight get
+// up to rebalanceDrain to be stored, then what is stored is committed.
+// The rest is read again by the next owner.
+func (c *consumer) revoked(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
+	gone := c.take(lost)
+	deadline := time.Now().Add(rebalanceDrain)
+	for _, cm := range gone {
+		for cm.started.Load() && int64(cm.p.win.InFlight()) > cm.abandoned.Load() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	c.commit(ctx, cl, gone)
+	c.log.WithField("partitions", lost).Info("partitions revoked")
+}
+
+// lost is franz-go's callback for partitions this member lost without a
+// rebalance (its session expired): nothing can be committed for them.
+func (c *consumer) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	c.take(lost)
+	c.log.WithField("partitions", lost).Warn("partitions lost (the group's session expired); their next owner reads what was not committed")
+}
+
+// take removes the partitions from the member's claims and stops handing
+// on their records.
+func (c *consumer) take(ps map[string][]int32) []*claim {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*claim
+	for topic, ids := range ps {
+		for _, id := range ids {
+			tp := topicPartition{topic, id}
+			if cm := c.parts[tp]; cm != nil {
+				cm.revoke()
+				out = append(out, cm)
+				delete(c.parts, tp)
+			}
+		}
+	}
+	return out
+}
+
+// poll hands records on as documents until ctx ends.
+func (c *consumer) poll(ctx context.Context) {
+	var lastErr string
+	var lastLog time.Time
+	for ctx.Err() == nil {
+		fetches := c.cl.PollRecords(ctx, pollRecords)
+		if fetches.IsClientClosed() {
+			return
+		}
+		fetches.EachError(func(topic string, part int32, err error) {
+			if ctx.Err() != nil {
+				return
+			}
+			if err.Error() != lastErr || time.Since(lastLog) > time.Minute {
+				c.log.WithField("topic", topic).Warnf("fetch %s/%d: %v (retrying)", topic, part, err)
+				lastErr, lastLog = err.Error(), time.Now()
+			}
+		})
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if len(fp.Records) > 0 && ctx.Err() == nil {
+				c.handOn(ctx, fp)
+			}
+		})
+	}
+}
+
+// handOn puts one partition's fetched records on the documents channel.
+// Records of a partition no longer assigned are dropped: not handed on,
+// so not committed; their next owner reads them.
+func (c *consumer) handOn(ctx context.Context, fp kgo.FetchTopicPartition) {
+	c.mu.Lock()
+	cm := c.parts[topicPartition{fp.Topic, fp.Partition}]
+	c.mu.Unlock()
+	if cm == nil {
+		return
+	}
+	lag := metrics.ConsumerLag.WithLabelValues(fp.Topic, strconv.Itoa(int(fp.Partition)))
+	now := time.Now()
+	for _, r := range fp.Records {
+		started := cm.started.Load()
+		if started && r.Offset < cm.next {
+			continue // fetched again before this claim: already handed on
+		}
+		if !started {
+			cm.p.win = ack.NewWindow(maxUnackedPerPartition, r.Offset)
+			cm.started.Store(true)
+		}
+		tk, err := cm.p.win.Add(ctx, r.Offset+1)
+		if err != nil {
+			return
+		}
+		d := &document{raw: r.Value, offset: r.Offset, kafkaTime: r.Timestamp, seen: now, part: cm.p, ticket: tk}
+		select {
+		case c.out <- d:
+			cm.next = r.Offset + 1
+		case <-ctx.Done():
+			cm.abandoned.Add(1) // never handed on, so never done
+			return
+		case <-cm.gone:
+			cm.abandoned.Add(1)
+			return
+		}
+	}
+	lag.Set(float64(fp.HighWatermark - cm.next))
+}
+
+// commitLoop commits the watermarks that moved every commitEvery until
+// ctx ends.
+func (c *consumer) commitLoop(ctx context.Context) {
+	t := time.NewTicker(commitEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			c.mu.Lock()
+			var claims []*claim
+			for _, cm := range c.parts {
+				claims = append(claims, cm)
+			}
+			c.mu.Unlock()
+			c.commit(ctx, c.cl, claims)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// commit commits the watermark of each claim that moved since its last
+// commit.
+func (c *consumer) commit(ctx context.Context, cl *kgo.Client, claims []*claim) {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	moved := map[*claim]int64{}
+	for _, cm := range claims {
+		if !cm.started.Load() {
+			continue
+		}
+		wm := cm.p.win.Watermark()
+		if wm <= cm.committed.Load() {
+			continue
+		}
+		if offsets[cm.p.topic] == nil {
+			offsets[cm.p.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[cm.p.topic][cm.p.id] = kgo.EpochOffset{Epoch: -1, Offset: wm}
+		moved[cm] = wm
+	}
+	if len(moved) == 0 {
+		return
+	}
+	var failed error
+	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		failed = commitError(resp, err)
+	})
+	if failed != nil {
+		if ctx.Err() == nil {
+			c.log.Warnf("commit to consumer group %s: %v (committed again later)", c.cfg.Transfer.Group, failed)
+		}
+		return
+	}
+	for cm, wm := range moved {
+		cm.committed.Store(wm)
+	}
+}
+
+// commitError is the request's error or the first partition's.
+func commitError(resp *kmsg.OffsetCommitResponse, err error) error {
+	if err != nil || resp == nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("%s/%d: %w", t.Topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
+}
+
+// close gives up every partition, committing what the writers stored,
+// and leaves the group. It is safe to call when no client is open.
+func (c *consumer) close() {
+	if c.cl == nil {
+		return
+	}
+	c.mu.Lock()
+	all := map[string][]int32{}
+	for tp := range c.parts {
+		all[tp.topic] = append(all[tp.topic], tp.id)
+	}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	c.revoked(ctx, c.cl, all)
+	cancel()
+	c.cl.Close()
+	c.cl = nil
 }

@@ -1,7 +1,7 @@
 // Package transfer is the transfer role: Kafka → Elasticsearch.
 //
-//	consumer.go  the sarama consumer group; one goroutine per claimed
-//	             partition turns messages into documents
+//	consumer.go  the franz-go consumer group: records of each assigned
+//	             partition become documents; watermarks are committed
 //	document.go  a document: its _bulk lines, its completion, dead letters
 //	record.go    finding fields in a record without decoding it
 //	index.go     es.index: index names and the template's pattern
@@ -10,7 +10,7 @@
 //	es.go        the client, readiness, index templates
 //	topics.go    which topics: transfer.topics or every job's, from etcd
 //
-// A Kafka offset is marked only when the document of that message and of
+// A Kafka offset is committed only when the document of that message and of
 // every earlier message of its partition is stored (or dead-lettered);
 // package ack keeps that watermark. Document ids come from the record's
 // event.id (or topic-partition-offset), indexed with op_type index, so a

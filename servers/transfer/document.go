@@ -95,16 +95,12 @@ type partition struct {
 	topic string
 	id    int32
 	win   *ack.Window
-	// mark records the watermark (the next offset to read) with the
-	// consumer-group session that claimed the partition.
+	// mark, when set, is told each new watermark (the next offset to
+	// read); the consumer instead commits the watermark every second.
 	mark    func(offset int64)
 	pattern *indexname.Pattern
 
 	indexed, retried, deadLettered prometheus.Counter
-
-	// abandoned is 1 when the claim ended holding a document it could not
-	// hand on; that document stays in the window, never done.
-	abandoned int
 
 	// queue is set, and win and mark are not, for the events of one topic
 	// handed over in process: each is acked on its own.
@@ -136,7 +132,7 @@ func newStream(topic string, id int32, pattern *indexname.Pattern) *partition {
 }
 
 func (p *partition) done(t ack.Ticket) {
-	if wm, moved := p.win.Done(t); moved {
+	if wm, moved := p.win.Done(t); moved && p.mark != nil {
 		p.mark(wm)
 	}
 }

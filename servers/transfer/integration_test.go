@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"brun/base/etcdx"
 	"brun/base/testkit"
@@ -103,28 +104,28 @@ func checkDocument(t *testing.T, index string, seq int, version int) {
 	}
 }
 
+// resetToEarliest commits offset 0 for every partition of topic as group,
+// from outside the group. Kafka takes such a commit only while the group
+// has no member: the transfer stopped just before may still be leaving it,
+// so a refused commit is tried again every 500 ms for up to a minute.
 func resetToEarliest(t *testing.T, group, topic string, parts int32) {
 	t.Helper()
-	client, err := sarama.NewClient([]string{testkit.KafkaAddr}, kafkaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	om, err := sarama.NewOffsetManagerFromClient(group, client)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := newKafkaClient(t)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var offsets kadm.Offsets
 	for p := int32(0); p < parts; p++ {
-		pom, err := om.ManagePartition(topic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pom.ResetOffset(0, "")
-		defer pom.Close()
+		offsets.Add(kadm.Offset{Topic: topic, Partition: p, At: 0, LeaderEpoch: -1})
 	}
-	om.Commit()
-	if err := om.Close(); err != nil {
-		t.Fatal(err)
+	for stop := time.Now().Add(time.Minute); ; {
+		err := adm.CommitAllOffsets(context.Background(), group, offsets)
+		if err == nil {
+			return
+		}
+		if time.Now().After(stop) {
+			t.Fatalf("reset group %s on %s to the earliest offsets: %v", group, topic, err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
@@ -176,15 +177,13 @@ func TestMappingConflictIsDeadLettered(t *testing.T) {
 	}
 }
 
+// sendRaw sends value as one record to partition 0 of topic.
 func sendRaw(t *testing.T, topic, value string) {
 	t.Helper()
-	p, err := sarama.NewSyncProducer([]string{testkit.KafkaAddr}, kafkaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(value)}); err != nil {
-		t.Fatal(err)
+	cl := newKafkaClient(t)
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Value: []byte(value)}).FirstErr(); err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
 	}
 }
 
@@ -192,15 +191,12 @@ func sendRaw(t *testing.T, topic, value string) {
 // offset from.
 func produceAfter(t *testing.T, topic string, from, n int) {
 	t.Helper()
-	p, err := sarama.NewSyncProducer([]string{testkit.KafkaAddr}, kafkaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	cl := newKafkaClient(t)
+	defer cl.Close()
 	for i := from; i < from+n; i++ {
 		v := fmt.Sprintf(`{"@timestamp":"2026-11-25T04:05:06.789Z","message":%q,"event":{"id":"%s-%d"}}`, fmt.Sprintf(lineText, i), topic, i)
-		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(v)}); err != nil {
-			t.Fatal(err)
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatalf("produce to %s: %v", topic, err)
 		}
 	}
 }

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"brun/base/config"
 	"brun/base/testkit"
@@ -27,35 +28,39 @@ const (
 	lineText = "2026-11-25 04:05:06,789 INFO [main] request handled seq=%07d user=alice path=/api/v1/items"
 )
 
-func kafkaConfig() *sarama.Config {
-	c := sarama.NewConfig()
-	c.Version = sarama.V3_0_0_0
-	c.Producer.Return.Successes = true
-	c.Producer.RequiredAcks = sarama.WaitForAll
-	c.Producer.Partitioner = sarama.NewManualPartitioner
-	c.Producer.Compression = sarama.CompressionLZ4
-	c.Producer.Flush.Bytes = 1 << 20
-	c.Producer.Flush.Frequency = 10 * time.Millisecond
-	return c
+// newKafkaClient returns a client of the test Kafka that produces as the
+// tests need: to the partition each record names (Partition), stored by
+// every in-sync replica, in lz4 batches of up to 1 MiB. The caller closes
+// it.
+func newKafkaClient(t testing.TB) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(testkit.KafkaAddr),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
+		kgo.ProducerBatchMaxBytes(1<<20),
+		kgo.ProducerLinger(10*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	return cl
 }
 
 // createTopic creates topic with n partitions and deletes it, and every
 // index it was written to, when the test ends.
 func createTopic(t testing.TB, topic string, n int32) {
 	t.Helper()
-	admin, err := sarama.NewClusterAdmin([]string{testkit.KafkaAddr}, kafkaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: n, ReplicationFactor: 1}, false); err != nil {
+	cl := newKafkaClient(t)
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), n, 1, nil, topic); err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
 	}
 	t.Cleanup(func() {
-		if a, err := sarama.NewClusterAdmin([]string{testkit.KafkaAddr}, kafkaConfig()); err == nil {
-			a.DeleteTopic(topic)
-			a.Close()
-		}
+		cl := newKafkaClient(t)
+		kadm.NewClient(cl).DeleteTopics(context.Background(), topic)
+		cl.Close()
 		if !t.Failed() {
 			// Wildcard deletes are refused (action.destructive_requires_name).
 			testkit.ES(t, "DELETE", "/"+topic+"-"+lineDay+"?ignore_unavailable=true", "", nil)
@@ -69,16 +74,13 @@ func createTopic(t testing.TB, topic string, n int32) {
 // the test checks against Kafka's own offsets (a fresh topic).
 func produce(t testing.TB, topic string, parts int32, from, n int) {
 	t.Helper()
-	p, err := sarama.NewSyncProducer([]string{testkit.KafkaAddr}, kafkaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	cl := newKafkaClient(t)
+	defer cl.Close()
 	encs := make([]*event.Encoder, parts)
 	for i := range encs {
 		encs[i] = event.NewEncoder(event.Source{Host: fmt.Sprintf("p%d", i), AgentID: "bench-agent", Path: "/var/log/app.log", FileID: fmt.Sprintf("%s:%d", topic, i)})
 	}
-	produceWith(t, p, topic, parts, from, n, encs)
+	produceWith(t, cl, topic, parts, from, n, encs)
 }
 
 // newBenchEncoder is the encoder of one partition's events, as produce
@@ -87,24 +89,30 @@ func newBenchEncoder(topic string) *event.Encoder {
 	return event.NewEncoder(event.Source{Host: "p0", AgentID: "bench-agent", Path: "/var/log/app.log", FileID: topic + ":0"})
 }
 
-func produceWith(t testing.TB, p sarama.SyncProducer, topic string, parts int32, from, n int, encs []*event.Encoder) {
+// produceWith sends events from..from+n-1 as produce does, through cl (a
+// newKafkaClient), 5,000 at a time, each batch waited for. Event i must
+// land at offset i/parts of its partition: any other offset (the topic was
+// not fresh) fails t.
+func produceWith(t testing.TB, cl *kgo.Client, topic string, parts int32, from, n int, encs []*event.Encoder) {
 	t.Helper()
 	read := time.Now()
 	const chunk = 5000
 	for start := from; start < from+n; start += chunk {
-		var msgs []*sarama.ProducerMessage
+		var recs []*kgo.Record
+		var want []int64
 		for i := start; i < min(start+chunk, from+n); i++ {
 			part := int32(i % int(parts))
 			off := int64(i / int(parts))
 			v := encs[part].Encode(fmt.Appendf(nil, lineText, i), off, read, 0)
-			msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Partition: part, Value: sarama.ByteEncoder(v), Metadata: off})
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: part, Value: v})
+			want = append(want, off)
 		}
-		if err := p.SendMessages(msgs); err != nil {
+		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 			t.Fatalf("produce to %s: %v", topic, err)
 		}
-		for _, m := range msgs {
-			if m.Offset != m.Metadata.(int64) {
-				t.Fatalf("%s/%d: event went to offset %d, want %d (is the topic fresh?)", topic, m.Partition, m.Offset, m.Metadata)
+		for i, r := range recs {
+			if r.Offset != want[i] {
+				t.Fatalf("%s/%d: event went to offset %d, want %d (is the topic fresh?)", topic, r.Partition, r.Offset, want[i])
 			}
 		}
 	}
@@ -114,24 +122,20 @@ func produceWith(t testing.TB, p sarama.SyncProducer, topic string, parts int32,
 // none).
 func committed(t testing.TB, group, topic string, parts int32) []int64 {
 	t.Helper()
-	admin, err := sarama.NewClusterAdmin([]string{testkit.KafkaAddr}, kafkaConfig())
+	cl := newKafkaClient(t)
+	defer cl.Close()
+	r, err := kadm.NewClient(cl).FetchOffsets(context.Background(), group)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	ps := make([]int32, parts)
-	for i := range ps {
-		ps[i] = int32(i)
-	}
-	r, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: ps})
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("offsets of group %s: %v", group, err)
 	}
 	out := make([]int64, parts)
 	for i := range out {
 		out[i] = -1
-		if b := r.GetBlock(topic, int32(i)); b != nil {
-			out[i] = b.Offset
+		if o, ok := r.Lookup(topic, int32(i)); ok {
+			if o.Err != nil {
+				t.Fatalf("offset of group %s on %s/%d: %v", group, topic, i, o.Err)
+			}
+			out[i] = o.At
 		}
 	}
 	return out

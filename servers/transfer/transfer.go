@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"brun/base/config"
@@ -43,9 +42,9 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 	if err != nil {
 		return err
 	}
-	var sc *sarama.Config
 	if q == nil {
-		if sc, err = consumerConfig(cfg); err != nil {
+		// Checked before anything starts: a TLS file brun can't read.
+		if _, err := consumerOptions(cfg, nil); err != nil {
 			return err
 		}
 	}
@@ -71,7 +70,7 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 		}
 	}()
 
-	var group sarama.ConsumerGroup
+	var kc *consumer
 	if q != nil {
 		consumeHandoff(q, docs, pattern, log)
 	} else {
@@ -82,10 +81,8 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 				topics.set(jobTopics(kv))
 			})
 		}
-		group = connect(ctx, cfg, sc, log)
-		if group != nil {
-			consume(ctx, group, topics, &handler{out: docs, pattern: pattern, log: log}, log)
-		}
+		kc = &consumer{cfg: cfg, out: docs, pattern: pattern, log: log}
+		kc.run(ctx, topics)
 	}
 
 	// Consumers have returned: no one sends on docs any more.
@@ -99,10 +96,8 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 		stopWriters()
 		<-done
 	}
-	if group != nil {
-		if err := group.Close(); err != nil {
-			log.Warnf("closing consumer group %s: %v", cfg.Transfer.Group, err)
-		}
+	if kc != nil {
+		kc.close() // commits what the writers stored, then leaves the group
 	}
 	log.Info("transfer stopped")
 	return nil
