@@ -60,7 +60,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 # (doc/benchmarks.md).
 bench-agent: build ## agent benchmark: files to the local Kafka
 	@started=$$(mktemp); \
-	$(STACK) up --started-file $$started etcd kafka || { $(STACK) down --started-file $$started; exit 1; }; \
+	$(STACK) up --started-file $$started || { $(STACK) down --started-file $$started; exit 1; }; \
 	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench 'AgentToKafka|KgoAlone' -benchtime 1x -timeout 30m ./servers/agent ./servers/collector ; rc=$$?; \
 	$(STACK) down --started-file $$started; exit $$rc
 

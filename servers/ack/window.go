@@ -13,8 +13,12 @@ type Ticket uint64
 // Window tracks up to a fixed number of in-flight items of one stream.
 // Add is called by the stream's single reader, in stream order; Done may be
 // called from any goroutine, in any order.
+//
+// Its ring grows with use up to the capacity, and Trim gives it back once
+// it is empty: an idle stream costs a few hundred bytes, not its capacity.
 type Window struct {
-	slots chan struct{} // one token per free place; Add takes, the advance returns
+	capacity int
+	space    chan struct{} // signalled when Done frees places; Add waits on it when full
 
 	mu      sync.Mutex
 	ring    []slot
@@ -31,16 +35,16 @@ type slot struct {
 	done bool
 }
 
+// minRing is the ring's first size.
+const minRing = 16
+
 // NewWindow returns a window holding at most capacity items in flight, whose
 // watermark starts at start (the saved offset the stream resumes from).
 func NewWindow(capacity int, start int64) *Window {
 	if capacity < 1 {
 		capacity = 1
 	}
-	w := &Window{slots: make(chan struct{}, capacity), ring: make([]slot, capacity)}
-	for i := 0; i < capacity; i++ {
-		w.slots <- struct{}{}
-	}
+	w := &Window{capacity: capacity, space: make(chan struct{}, 1)}
 	w.watermark.Store(start)
 	return w
 }
@@ -51,23 +55,46 @@ func NewWindow(capacity int, start int64) *Window {
 // It blocks while the window is full and returns ctx's error if ctx ends
 // first.
 func (w *Window) Add(ctx context.Context, pos int64) (Ticket, error) {
-	select {
-	case <-w.slots:
-	default:
+	for {
+		w.mu.Lock()
+		if w.n < w.capacity {
+			if w.n == len(w.ring) {
+				w.grow()
+			}
+			w.ring[(w.head+w.n)%len(w.ring)] = slot{pos: pos}
+			w.n++
+			t := Ticket(w.nextSeq)
+			w.nextSeq++
+			w.mu.Unlock()
+			return t, nil
+		}
+		w.mu.Unlock()
 		select {
-		case <-w.slots:
+		case <-w.space:
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
 	}
+}
+
+// grow doubles the ring, up to the capacity, keeping the items in order.
+func (w *Window) grow() {
+	ring := make([]slot, min(max(2*len(w.ring), minRing), w.capacity))
+	for i := 0; i < w.n; i++ {
+		ring[i] = w.ring[(w.head+i)%len(w.ring)]
+	}
+	w.ring, w.head = ring, 0
+}
+
+// Trim gives back the ring of an empty window; the next Add starts a small
+// one. Call it now and then (the agent does when it saves offsets), not
+// after every Done: a busy stream empties often.
+func (w *Window) Trim() {
 	w.mu.Lock()
-	i := (w.head + w.n) % len(w.ring)
-	w.ring[i] = slot{pos: pos}
-	w.n++
-	t := Ticket(w.nextSeq)
-	w.nextSeq++
-	w.mu.Unlock()
-	return t, nil
+	defer w.mu.Unlock()
+	if w.n == 0 && len(w.ring) > minRing {
+		w.ring, w.head = nil, 0
+	}
 }
 
 // Done marks the item as finished. It returns the new watermark and true
@@ -92,13 +119,16 @@ func (w *Window) Done(t Ticket) (int64, bool) {
 		w.head = (w.head + 1) % len(w.ring)
 		w.n--
 		w.headSeq++
-		w.slots <- struct{}{}
 		moved = true
 	}
 	if !moved {
 		return w.watermark.Load(), false
 	}
 	w.watermark.Store(wm)
+	select {
+	case w.space <- struct{}{}: // wakes an Add waiting for a place
+	default:
+	}
 	return wm, true
 }
 

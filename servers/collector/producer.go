@@ -55,10 +55,14 @@ type producer struct {
 	missing []string      // topics the broker does not have, to create
 	retryCh chan struct{} // signals that retry is non-empty
 	lastLog time.Time     // of the last "refused" warning, under mu
+
+	promise func(*kgo.Record, error) // p.done, as a func value made once
 }
 
 func newProducer(cfg ProducerConfig, in <-chan *Record, log *logrus.Entry) *producer {
-	return &producer{cfg: cfg, in: in, log: log, retryCh: make(chan struct{}, 1)}
+	p := &producer{cfg: cfg, in: in, log: log, retryCh: make(chan struct{}, 1)}
+	p.promise = p.done
+	return p
 }
 
 // options are the producer's franz-go options: every record is stored by
@@ -82,6 +86,8 @@ func options(pc ProducerConfig) ([]kgo.Opt, error) {
 		kgo.AllowAutoTopicCreation(),
 		// Told twice that a topic does not exist, the producer creates it.
 		kgo.UnknownTopicRetries(1),
+		// A new topic is looked up again soon, not after franz-go's 5 s.
+		kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.RetryBackoffFn(func(tries int) time.Duration {
 			return min(time.Duration(tries)*250*time.Millisecond, 2*time.Second)
 		}),
@@ -141,17 +147,19 @@ func (p *producer) run(ctx context.Context) {
 // send hands rec to franz-go; it blocks while franz-go holds
 // maxBufferedBytes, which is the backpressure on the line channel.
 func (p *producer) send(sendCtx context.Context, cl *kgo.Client, rec *Record) {
-	cl.Produce(sendCtx, rec.kafkaRecord(), func(_ *kgo.Record, err error) { p.done(sendCtx, rec, err) })
+	cl.Produce(sendCtx, rec.kafkaRecord(sendCtx), p.promise)
 }
 
 // done is franz-go's answer for one record, called in the order the
-// records were produced, from one goroutine.
-func (p *producer) done(sendCtx context.Context, rec *Record, err error) {
+// records were produced, from one goroutine. (p.promise is this method,
+// made once.)
+func (p *producer) done(kr *kgo.Record, err error) {
+	rec := recordOf(kr)
 	if err == nil {
 		rec.Ack()
 		return
 	}
-	if sendCtx.Err() != nil {
+	if kr.Context.Err() != nil {
 		return // shutting down: the record is read again from its file after restart
 	}
 	metrics.ProduceErrors.WithLabelValues(rec.Topic).Inc()

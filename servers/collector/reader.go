@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"io"
+	"sync"
 )
 
 // lineReader splits a file into lines with one fixed buffer. It never
@@ -12,10 +13,11 @@ import (
 type lineReader struct {
 	nl, cr  []byte // the encoded "\n" and "\r": one byte, or two for UTF-16
 	src     io.Reader
-	buf     []byte
-	r, w    int   // buf[r:w] is read from the file and not yet returned
-	pos     int64 // file offset of buf[r]
-	start   int64 // file offset where the pending line begins
+	buf     []byte // nil while the reader is at the end with nothing pending
+	size    int    // of buf
+	r, w    int    // buf[r:w] is read from the file and not yet returned
+	pos     int64  // file offset of buf[r]
+	start   int64  // file offset where the pending line begins
 	long    []byte
 	cut     bool // the pending line already exceeded maxLine
 	maxLine int
@@ -23,7 +25,30 @@ type lineReader struct {
 
 func newLineReader(src io.Reader, offset int64, bufSize, maxLine int, nl, cr []byte) *lineReader {
 	bufSize -= bufSize % len(nl) // whole code units, so a spilled buffer never splits one
-	return &lineReader{nl: nl, cr: cr, src: src, buf: make([]byte, bufSize), pos: offset, start: offset, maxLine: maxLine}
+	return &lineReader{nl: nl, cr: cr, src: src, size: bufSize, pos: offset, start: offset, maxLine: maxLine}
+}
+
+// bufPool holds the read buffers of readers that reached the end of their
+// file with nothing pending: a quiet file holds no buffer.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// acquire gives the reader a buffer, from the pool when it is of the pooled
+// size.
+func (lr *lineReader) acquire() {
+	if lr.size == readBufSize {
+		lr.buf = *bufPool.Get().(*[]byte)
+		return
+	}
+	lr.buf = make([]byte, lr.size)
+}
+
+// release gives an empty reader's buffer back.
+func (lr *lineReader) release() {
+	if lr.size == readBufSize {
+		b := lr.buf[:readBufSize]
+		bufPool.Put(&b)
+	}
+	lr.buf, lr.r, lr.w = nil, 0, 0
 }
 
 // index finds the next newline in b, which starts on a code-unit boundary.
@@ -56,6 +81,9 @@ type line struct {
 // no complete line left (a pending partial line stays buffered), or the
 // file's read error.
 func (lr *lineReader) next() (line, error) {
+	if lr.buf == nil {
+		lr.acquire()
+	}
 	for {
 		if i := lr.index(lr.buf[lr.r:lr.w]); i >= 0 {
 			seg := lr.buf[lr.r : lr.r+i]
@@ -91,10 +119,13 @@ func (lr *lineReader) next() (line, error) {
 		n, err := lr.src.Read(lr.buf[lr.w:])
 		lr.w += n
 		if n == 0 {
-			if err == nil || err == io.EOF {
-				return line{}, io.EOF
+			if err != nil && err != io.EOF {
+				return line{}, err
 			}
-			return line{}, err
+			if !lr.pending() {
+				lr.release() // at the end, nothing held: the buffer goes back
+			}
+			return line{}, io.EOF
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"brun/base/metrics"
@@ -17,16 +19,30 @@ type Record struct {
 
 	stream *stream
 	ticket ack.Ticket
-	// kr is the record as franz-go sends it, allocated with the Record:
-	// one allocation per line instead of two.
-	kr kgo.Record
+	// kr is the record as franz-go sends it, and ctx its context, which
+	// leads back to the Record in the producer's promise: allocated with
+	// the Record, so a line costs no allocation more for Kafka.
+	kr  kgo.Record
+	ctx recordContext
 }
 
-// kafkaRecord fills and returns the franz-go record of r.
-func (r *Record) kafkaRecord() *kgo.Record {
-	r.kr = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+// recordContext is the context a record is produced with (the producer's,
+// which ends at shutdown) and the Record it belongs to.
+type recordContext struct {
+	context.Context
+	rec *Record
+}
+
+// kafkaRecord fills and returns the franz-go record of r, produced with
+// ctx.
+func (r *Record) kafkaRecord(ctx context.Context) *kgo.Record {
+	r.ctx = recordContext{Context: ctx, rec: r}
+	r.kr = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Context: &r.ctx}
 	return &r.kr
 }
+
+// recordOf returns the Record kr was made from by kafkaRecord.
+func recordOf(kr *kgo.Record) *Record { return kr.Context.(*recordContext).rec }
 
 // Ack marks the record as stored by Kafka. It must be called exactly once,
 // and only after the broker acknowledged the record.

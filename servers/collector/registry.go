@@ -240,6 +240,9 @@ func (r *Registry) Flush() error {
 	r.mu.Lock()
 	for _, e := range r.entries {
 		r.sync(e)
+		if e.win != nil {
+			e.win.Trim() // an idle file's window gives its ring back
+		}
 	}
 	if !r.dirty {
 		r.mu.Unlock()

@@ -156,6 +156,15 @@ func appendJSON(b, line []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the bytes AppendString copies as they are: printable ASCII
+// but '"' and '\\'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
 // control characters are escaped; nothing else is changed.
 func AppendString(dst, s []byte) []byte {
@@ -164,8 +173,11 @@ func AppendString(dst, s []byte) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if plain[c] {
 				i++
+				for i < len(s) && plain[s[i]] {
+					i++
+				}
 				continue
 			}
 			dst = append(dst, s[start:i]...)

@@ -93,7 +93,7 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 
 func BenchmarkEncode(b *testing.B) {
 	enc := NewEncoder(Source{Host: "web-1", AgentID: "10.0.0.7", Path: "/var/log/app.log", FileID: "2049:1234"})
-	line := []byte(strings.Repeat("2026-11-25 04:05:06,789 INFO [main] request handled ", 2)[:130])
+	line := []byte(strings.Repeat("2026-11-25 04:05:06,789 INFO [main] request handled ", 3)[:130])
 	now := time.Now()
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()

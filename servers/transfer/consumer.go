@@ -168,6 +168,9 @@ func consumerOptions(cfg *config.Config, topics []string) ([]kgo.Opt, error) {
 
 // assigned is franz-go's callback for partitions given to this member.
 func (c *consumer) assigned(_ context.Context, _ *kgo.Client, got map[string][]int32) {
+	if len(got) == 0 {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.parts == nil {

@@ -128,3 +128,38 @@ func TestElasticsearchOutage(t *testing.T) {
 	}
 	p.Stop(30 * time.Second)
 }
+
+// Two transfers in one group while partitions move between them: the
+// second joins mid-stream, while Elasticsearch is cut off and the first
+// holds documents it cannot store, then the first is killed with SIGKILL.
+// Every event is stored exactly once: what a revoke or the kill left
+// uncommitted is read again and overwritten under the same _id.
+func TestTwoTransfersRebalanceAndKill9(t *testing.T) {
+	testkit.Integration(t)
+	const total, parts = 200000, 6
+	topic, group := testkit.Unique("xfer-two"), testkit.Unique("xfer-two-group")
+	createTopic(t, topic, parts)
+	produce(t, topic, parts, 0, total)
+	px := newProxy(t, "127.0.0.1:9200")
+
+	a := testkit.StartBrun(t, writeTransferConf(t, "http://"+px.addr, topic, group))
+	testkit.WaitFor(t, 2*time.Minute, "a's first 5,000 documents", func() bool {
+		return testkit.ESCount(t, topic+"-*") >= 5000
+	})
+	px.cut()
+	if stored := testkit.ESCount(t, topic+"-*"); stored >= total {
+		t.Fatalf("all %d documents stored before elasticsearch was cut off; the test did not rebalance mid-stream", stored)
+	}
+	b := testkit.StartBrun(t, writeTransferConf(t, "http://"+px.addr, topic, group))
+	b.WaitLog(2*time.Minute, "partitions assigned")
+	a.Kill9()
+	t.Logf("a killed holding unstored documents; committed %v", committed(t, group, topic, parts))
+
+	// b stores its share, and a's once a's session expires.
+	px.restore(t)
+	waitCommitted(t, group, topic, parts, total, 5*time.Minute)
+	if n := testkit.ESCount(t, topic+"-*"); n != total {
+		t.Fatalf("%s holds %d documents after a rebalance and a kill -9, want exactly %d", topic+"-*", n, total)
+	}
+	b.Stop(30 * time.Second)
+}
