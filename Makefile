@@ -61,7 +61,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 bench-agent: build ## agent benchmark: files to the local Kafka
 	@started=$$(mktemp); \
 	$(STACK) up --started-file $$started || { $(STACK) down --started-file $$started; exit 1; }; \
-	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench 'AgentToKafka|KgoAlone' -benchtime 1x -timeout 30m ./servers/agent ./servers/collector ; rc=$$?; \
+	BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench 'AgentToKafka|KgoAlone|IdleFiles' -benchtime 1x -timeout 30m ./servers/agent ./servers/collector ; rc=$$?; \
 	$(STACK) down --started-file $$started; exit $$rc
 
 bench: bench-agent bench-transfer bench-local ## every benchmark

@@ -21,8 +21,13 @@ import (
 
 const (
 	// pollInterval is how often a harvester at the end of its file looks
-	// for new data, truncation and rotation.
-	pollInterval = 250 * time.Millisecond
+	// for new data, truncation and rotation while the file is being
+	// written; a file quiet for longer is looked at less often, a quarter
+	// of its quiet time, up to maxPollInterval (Filebeat's backoff, in
+	// short): a thousand quiet files cost little CPU, and a line written
+	// after a long quiet waits at most maxPollInterval.
+	pollInterval    = 250 * time.Millisecond
+	maxPollInterval = 2 * time.Second
 	// drainGrace is how long a rotated-away or deleted file must stay
 	// without new data before its harvester lets go: a writer may still be
 	// appending to it through an open descriptor for a moment.
@@ -199,7 +204,7 @@ func (h *harvester) follow(ctx context.Context) error {
 			t.log.Debugf("closing %s: unchanged for %v", h.path, closeInactive)
 			return nil
 		}
-		if !sleep(ctx, pollInterval) {
+		if !sleep(ctx, min(max(idle/4, pollInterval), maxPollInterval)) {
 			return nil
 		}
 	}

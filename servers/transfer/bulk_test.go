@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 
+	"brun/base/config"
 	"brun/base/logging"
 	"brun/servers/indexname"
 )
@@ -408,5 +410,18 @@ func TestBatching(t *testing.T) {
 				t.Fatalf("bulk sizes %v, want %v (entry %d bytes)", sizes, c.sizes, len(h.docs(1)[0].entry))
 			}
 		})
+	}
+}
+
+// The transfer's client takes es.tls.cert and es.tls.key like every
+// other client of brun: a key pair it can't read is an error naming them.
+func TestESClientReadsTheClientCertificate(t *testing.T) {
+	c := config.Default().ES
+	c.Endpoints = []string{"https://127.0.0.1:9200"}
+	c.TLS.Cert = filepath.Join(t.TempDir(), "missing.crt")
+	c.TLS.Key = filepath.Join(t.TempDir(), "missing.key")
+	_, err := newES(c)
+	if err == nil || !strings.Contains(err.Error(), "es.tls.cert") || !strings.Contains(err.Error(), c.TLS.Cert) {
+		t.Fatalf("newES with an unreadable client certificate: %v, want an error naming es.tls.cert and its path", err)
 	}
 }

@@ -3,13 +3,11 @@ package transfer
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -42,20 +40,17 @@ func newES(c config.ES) (*elasticsearch.Client, error) {
 	tr.DialContext = (&net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.MaxIdleConnsPerHost = c.Nums + 2
 	tr.ResponseHeaderTimeout = bulkTimeout
-	if c.TLS.CA != "" || c.TLS.InsecureSkipVerify {
-		tc := &tls.Config{InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-		if c.TLS.CA != "" {
-			pem, err := os.ReadFile(c.TLS.CA)
-			if err != nil {
-				return nil, fmt.Errorf("es.tls.ca: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("es.tls.ca: %s holds no PEM certificate", c.TLS.CA)
-			}
-		}
-		tr.TLSClientConfig = tc
+	// The same TLS as every other client of brun: CA, client certificate
+	// (es.tls.cert, es.tls.key) and insecureSkipVerify, which is honoured
+	// without a CA too, as the console does.
+	tc, err := c.TLS.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("es.%w", err)
 	}
+	if tc == nil && c.TLS.InsecureSkipVerify {
+		tc = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig = tc
 	ec := elasticsearch.Config{
 		Addresses:    c.Endpoints,
 		Transport:    tr,
