@@ -181,7 +181,8 @@ func Load(path string) (*Config, error) {
 
 // apply sets every key present in f and returns every problem, in file
 // order: unknown sections and keys (with the known name a typo most likely
-// meant), and values a key's setter refuses.
+// meant), variables that can't be expanded, and values a key's setter
+// refuses.
 func apply(c *Config, f *ini.File) []error {
 	var errs []error
 	for _, sec := range f.Sections() {
@@ -200,7 +201,12 @@ func apply(c *Config, f *ini.File) []error {
 				errs = append(errs, unknownKey(name, k.Name()))
 				continue
 			}
-			if err := set(c, strings.TrimSpace(k.Value())); err != nil {
+			v, ref, reason := expand(strings.TrimSpace(k.Value()), os.LookupEnv)
+			if reason != "" {
+				errs = append(errs, &Error{Key: name + "." + k.Name(), Value: ref, Reason: reason})
+				continue
+			}
+			if err := set(c, v); err != nil {
 				var ce *Error
 				if errors.As(err, &ce) {
 					ce.Key = name + "." + k.Name()
