@@ -163,6 +163,7 @@ func Load(path string) (*Config, error) {
 	c := Default()
 	c.Path = path
 	problems := apply(&c, f)
+	problems = append(problems, c.readSecretFiles()...)
 	// Validate runs even when some keys were refused: those keep their
 	// defaults, which are valid, so what it finds are further problems of
 	// the file, not echoes of the ones above.
