@@ -57,7 +57,7 @@ func run(args []string) int {
 	switch fs.Arg(0) {
 	case "":
 	case "version":
-		fmt.Println("brun", version.Version)
+		fmt.Print(version.Get())
 		return 0
 	default:
 		fmt.Fprintf(os.Stderr, "brun: unknown command %q\n", fs.Arg(0))
