@@ -1,7 +1,14 @@
 # brun: run `make help` for the targets.
 SHELL   := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X brun/base/version.Version=$(VERSION)
+# The commit and its time, for `brun version`: Go stamps them itself into
+# a plain `go build`, but not in a git worktree, nor with -buildvcs=false.
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT_TIME ?= $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null)
+LDFLAGS := -s -w -X brun/base/version.Version=$(VERSION) \
+	-X brun/base/version.Commit=$(COMMIT) -X brun/base/version.CommitTime=$(COMMIT_TIME)
+# BIN: where `make build` puts the binary.
+BIN     ?= bin/brun
 STACK   := bash .ci/stack.sh
 GO      ?= go
 
@@ -11,13 +18,13 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build bin/brun
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/brun ./brun
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./brun
 
 # run: as shipped, conf/brun.ini needs no server (embedded etcd, in-process
 # hand-off, local files); CONF=conf/stack.ini runs against `make stack-up`.
 CONF ?= conf/brun.ini
 run: build ## build and run bin/brun -c conf/brun.ini (CONF=conf/stack.ini: the stack-up servers)
-	./bin/brun -c $(CONF)
+	$(BIN) -c $(CONF)
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...

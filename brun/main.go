@@ -2,8 +2,10 @@
 // (files → Kafka), the transfer (Kafka → Elasticsearch) and the console
 // (HTTP API), any or all of them, as [brun] roles says.
 //
-//	brun [-c conf/brun.ini]   run the configured roles until SIGINT/SIGTERM
-//	brun version              print the version
+//	brun [-c conf/brun.ini]         run the configured roles until SIGINT/SIGTERM
+//	brun check [-c conf/brun.ini]   print every problem of the file and its jobs
+//	brun version                    print the version, commit and Go version
+//	brun help                       print the commands and flags
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,21 +50,31 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("brun", flag.ContinueOnError)
 	path := fs.String("c", "conf/brun.ini", "configuration `file`")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file` until brun stops")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: brun [-c FILE]   run the roles the file configures\n       brun version      print the version\n")
-		fs.PrintDefaults()
-	}
+	// Help asked for (-h, --help, help) goes to standard output with exit
+	// status 0, as other tools do; help after a mistake goes to standard
+	// error with 2. flag prints the mistake itself.
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(os.Stdout, fs)
+			return 0
+		}
+		usage(os.Stderr, fs)
 		return 2
 	}
 	switch fs.Arg(0) {
 	case "":
-	case "version":
-		fmt.Println("brun", version.Version)
+	case "help":
+		usage(os.Stdout, fs)
 		return 0
+	case "version":
+		fmt.Print(version.Get())
+		return 0
+	case "check":
+		return check(fs.Args()[1:], *path, os.Stdout, os.Stderr)
 	default:
 		fmt.Fprintf(os.Stderr, "brun: unknown command %q\n", fs.Arg(0))
-		fs.Usage()
+		usage(os.Stderr, fs)
 		return 2
 	}
 
@@ -143,6 +156,23 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// usage prints the commands and brun's flags.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `usage: brun [-c FILE] [command]
+
+commands:
+  (none)    run the roles FILE configures, until SIGINT or SIGTERM
+  check     print every problem of FILE and of the jobs in etcd; exit 1 if any
+            (brun check -h for more)
+  version   print the version, the git commit, its date and the Go version
+  help      print this help
+
+flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }
 
 // reopenOnHUP reopens brun's log file at each SIGHUP and says so in it.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -126,5 +127,46 @@ func TestSIGHUPReopensTheLog(t *testing.T) {
 	p.Stop(30 * time.Second)
 	if !strings.Contains(readLog(), "brun stopped") {
 		t.Errorf("no graceful stop in the reopened log:\n%s", readLog())
+	}
+}
+
+// brun version names the git commit it was built from: by the Makefile's
+// -ldflags, and in a plain `go build` by Go's own VCS stamp (which Go
+// leaves out in a git worktree, whose .git is a file, or under
+// GOFLAGS=-buildvcs=false).
+func TestVersionNamesTheCommit(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..")
+	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	want := "commit: " + strings.TrimSpace(string(head))
+	checked := false
+
+	if _, err := exec.LookPath("make"); err == nil {
+		bin := filepath.Join(t.TempDir(), "brun")
+		if out, err := exec.Command("make", "-s", "-C", root, "build", "BIN="+bin).CombinedOutput(); err != nil {
+			t.Fatalf("make build: %v\n%s", err, out)
+		}
+		out, err := exec.Command(bin, "version").Output()
+		if err != nil || !strings.HasPrefix(string(out), "brun ") || !strings.Contains(string(out), want+"\n") {
+			t.Errorf("make build; brun version: %v\n%s\nwant %q", err, out, want)
+		}
+		checked = true
+	}
+
+	goflags, _ := exec.Command("go", "env", "GOFLAGS").Output()
+	if fi, err := os.Stat(filepath.Join(root, ".git")); err == nil && fi.IsDir() && !strings.Contains(string(goflags), "buildvcs=false") {
+		out, err := exec.Command(testkit.Binary(t), "version").Output()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("go build; brun version: %v\n%s\nwant %q", err, out, want)
+		}
+		checked = true
+	} else {
+		t.Log("a git worktree or -buildvcs=false: Go stamps no commit into a plain go build here")
+	}
+	if !checked {
+		t.Skip("neither make nor a checkout Go stamps")
 	}
 }

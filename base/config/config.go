@@ -31,6 +31,10 @@ type Config struct {
 	Console  Console
 	Log      Log
 	Demo     Demo
+
+	// SecretFiles maps each secret key (e.g. "es.password") whose *_file
+	// twin is set to that file; Load has read the value from it.
+	SecretFiles map[string]string
 }
 
 // Brun holds process-wide settings.

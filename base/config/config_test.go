@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,5 +186,64 @@ func TestParseDuration(t *testing.T) {
 	p := writeConf(t, "[log]\nmax.age = 213504d\n")
 	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), `log.max.age: "213504d"`) {
 		t.Errorf("max.age = 213504d: %v", err)
+	}
+}
+
+// One Load reports every problem of the file: unknown sections and keys,
+// bad values, and what Validate finds, each naming its key.
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := Load(writeConf(t, minimal+`
+[es]
+nums = many
+dialtimeout = 5000
+[elastc]
+x = 1
+[log]
+level = loud
+`))
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("error %v is not a *LoadError", err)
+	}
+	want := []string{
+		`es.nums: "many" is not a positive integer`,
+		`unknown key es.dialtimeout; did you mean "dialTimeout"?`,
+		`unknown section [elastc]`,
+		`log.level: "loud" is not one of`,
+	}
+	if len(le.Problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%v", len(le.Problems), len(want), err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
+	}
+}
+
+func TestUnknownNamesGetASuggestion(t *testing.T) {
+	cases := []struct {
+		body string
+		want string
+	}{
+		{"[es]\nnum = 4", `unknown key es.num; did you mean "nums"?`},
+		{"[kafka]\nsasl.pasword = x", `unknown key kafka.sasl.pasword; did you mean "sasl.password"?`},
+		{"[elastic]\nx = 1", `unknown section [elastic]`},
+		{"[consol]\nlisten = 127.0.0.1:8080", `unknown section [consol] (known: agent, brun, console, demo, es, etcd, kafka, log, transfer); did you mean "console"?`},
+	}
+	for _, c := range cases {
+		_, err := Load(writeConf(t, minimal+c.body))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want it to contain %q", c.body, err, c.want)
+		}
+	}
+	_, err := Load(writeConf(t, "roles = agent\n"+minimal))
+	if want := "unknown key roles (outside any section); it belongs under [brun]"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("roles outside a section: %v, want %q", err, want)
+	}
+	// Far from every known key: no guess.
+	_, err = Load(writeConf(t, minimal+"[es]\ncolour = blue"))
+	if err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("colour: %v, want no suggestion", err)
 	}
 }

@@ -109,15 +109,14 @@ func checkLoadError(t *testing.T, content []byte, path string, err error) {
 	if !strings.Contains(err.Error(), path) {
 		t.Fatalf("error %q does not name the file", err)
 	}
-	inner := errors.Unwrap(err)
-	if inner == nil {
-		t.Fatalf("error %q holds no problem", err)
-	}
-	joined, ok := inner.(interface{ Unwrap() []error })
-	if !ok {
+	var le *LoadError
+	if !errors.As(err, &le) {
 		return // the ini reader's own error, about the file as a whole
 	}
-	for _, e := range joined.Unwrap() {
+	if len(le.Problems) == 0 {
+		t.Fatalf("error %q holds no problem", err)
+	}
+	for _, e := range le.Problems {
 		var ce *Error
 		msg := e.Error()
 		switch {

@@ -123,8 +123,30 @@ func init() {
 	}
 }
 
+// LoadError is a file that was read but holds problems: every unknown
+// section or key, every bad value, and every failed check of Validate, all
+// at once, so that one run of `brun check` lists everything to fix.
+type LoadError struct {
+	Path     string
+	Problems []error // each names its section.key (an *Error), or the unknown section or key
+}
+
+// Error gives the file, then one problem per line.
+func (e *LoadError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Error()
+	}
+	return fmt.Sprintf("config file %s: %s", e.Path, strings.Join(msgs, "\n"))
+}
+
+// Unwrap gives the problems, for errors.Is and errors.As.
+func (e *LoadError) Unwrap() []error { return e.Problems }
+
 // Load reads the ini file at path over the defaults and validates the
-// result. It does no network I/O. Every error names section.key.
+// result. It does no network I/O. A file that can't be read or parsed is
+// an error naming it; a file with problems is a *LoadError listing all of
+// them, each naming its section.key.
 func Load(path string) (*Config, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
@@ -140,17 +162,29 @@ func Load(path string) (*Config, error) {
 	}
 	c := Default()
 	c.Path = path
-	if err := apply(&c, f); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
-	}
+	problems := apply(&c, f)
+	problems = append(problems, c.readSecretFiles()...)
+	// Validate runs even when some keys were refused: those keep their
+	// defaults, which are valid, so what it finds are further problems of
+	// the file, not echoes of the ones above.
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			problems = append(problems, joined.Unwrap()...)
+		} else {
+			problems = append(problems, err)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &LoadError{Path: path, Problems: problems}
 	}
 	return &c, nil
 }
 
-// apply sets every key present in f, reporting all bad keys at once.
-func apply(c *Config, f *ini.File) error {
+// apply sets every key present in f and returns every problem, in file
+// order: unknown sections and keys (with the known name a typo most likely
+// meant), variables that can't be expanded, and values a key's setter
+// refuses.
+func apply(c *Config, f *ini.File) []error {
 	var errs []error
 	for _, sec := range f.Sections() {
 		name := sec.Name()
@@ -159,20 +193,21 @@ func apply(c *Config, f *ini.File) error {
 			known, ok = map[string]setter{}, true
 		}
 		if !ok {
-			errs = append(errs, fmt.Errorf("unknown section [%s] (known: %s)", name, strings.Join(sectionNames(), ", ")))
+			errs = append(errs, fmt.Errorf("unknown section [%s] (known: %s)%s", name, strings.Join(sectionNames(), ", "), didYouMean(name, sectionNames())))
 			continue
 		}
 		for _, k := range sec.Keys() {
 			set, ok := known[k.Name()]
 			if !ok {
-				where := name + "." + k.Name()
-				if name == ini.DefaultSection {
-					where = k.Name() + " (outside any section)"
-				}
-				errs = append(errs, fmt.Errorf("unknown key %s", where))
+				errs = append(errs, unknownKey(name, k.Name()))
 				continue
 			}
-			if err := set(c, strings.TrimSpace(k.Value())); err != nil {
+			v, ref, reason := expand(strings.TrimSpace(k.Value()), os.LookupEnv)
+			if reason != "" {
+				errs = append(errs, &Error{Key: name + "." + k.Name(), Value: ref, Reason: reason})
+				continue
+			}
+			if err := set(c, v); err != nil {
 				var ce *Error
 				if errors.As(err, &ce) {
 					ce.Key = name + "." + k.Name()
@@ -181,7 +216,21 @@ func apply(c *Config, f *ini.File) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return errs
+}
+
+// unknownKey explains a key brun does not know: outside any section it
+// names the sections that have it; inside one, the key of that section it
+// most likely meant.
+func unknownKey(section, key string) error {
+	if section == ini.DefaultSection {
+		hint := ""
+		if in := sectionsWithKey(key); len(in) > 0 {
+			hint = "; it belongs under " + strings.Join(in, " or ")
+		}
+		return fmt.Errorf("unknown key %s (outside any section)%s", key, hint)
+	}
+	return fmt.Errorf("unknown key %s.%s%s", section, key, didYouMean(key, keyNames(section)))
 }
 
 func sectionNames() []string {

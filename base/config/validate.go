@@ -105,7 +105,7 @@ func (c *Config) Validate() error {
 	for _, e := range c.ES.Endpoints {
 		u, err := url.Parse(e)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("es.endpoints", e, "is not an http:// or https:// URL")
+			bad("es.endpoints", Redacted(e), "is not an http:// or https:// URL")
 		}
 	}
 
@@ -203,6 +203,18 @@ func (c *Config) Validate() error {
 		bad("log.rotation.time", c.Log.RotationTime.String(), "must not exceed log.max.age ("+c.Log.MaxAge.String()+")")
 	}
 	return errors.Join(errs...)
+}
+
+// Redacted returns an endpoint with the user and password of a URL
+// (https://user:password@host) replaced by "***", for messages and
+// reports. It works on text that is not a valid URL too.
+func Redacted(endpoint string) string {
+	scheme := strings.Index(endpoint, "://")
+	at := strings.LastIndex(endpoint, "@")
+	if scheme < 0 || at < scheme {
+		return endpoint
+	}
+	return endpoint[:scheme+3] + "***" + endpoint[at:]
 }
 
 // checkHostPort accepts "host:port"; with allowScheme, also "http://host:port"
