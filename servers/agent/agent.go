@@ -17,6 +17,7 @@ import (
 	"brun/servers/handoff"
 	"brun/servers/job"
 	"brun/servers/scheduler"
+	"brun/servers/status"
 )
 
 // Run runs the agent role until ctx ends, then stops the tail jobs, drains
@@ -63,7 +64,7 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 		return col.Start(name, spec)
 	}, allow, logging.For("scheduler"))
 
-	reg := &registrar{cli: cli, key: keys.Agent(cfg.Agent.ID), log: log, value: Registration{
+	reg := &registrar{cli: cli, key: keys.Agent(cfg.Agent.ID), log: log, value: status.Registration{
 		ID: cfg.Agent.ID, Hostname: hostname(), IP: localIP(), Version: version.Version,
 		PID: os.Getpid(), Roles: cfg.Brun.Roles, StartedAt: time.Now().UTC(),
 	}}

@@ -11,6 +11,8 @@ import (
 	"github.com/sirupsen/logrus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"brun/servers/status"
 )
 
 // leaseTTL is how long an agent's registration outlives an agent that
@@ -21,23 +23,12 @@ const leaseTTL = 10 // seconds
 // expires by itself within leaseTTL.
 const revokeTimeout = 2 * time.Second
 
-// Registration is the value of <prefix>agent/<id>.
-type Registration struct {
-	ID        string    `json:"id"`
-	Hostname  string    `json:"hostname"`
-	IP        string    `json:"ip"`
-	Version   string    `json:"version"`
-	PID       int       `json:"pid"`
-	Roles     []string  `json:"roles"`
-	StartedAt time.Time `json:"started_at"`
-}
-
 // registrar keeps the agent's key bound to a live lease. When the lease is
 // lost (etcd restarted, network cut) it registers again by itself.
 type registrar struct {
 	cli   *clientv3.Client
 	key   string
-	value Registration
+	value status.Registration
 	log   *logrus.Entry
 	lease atomic.Int64 // current lease id; 0 while not registered
 }

@@ -18,8 +18,7 @@ import (
 // Config is what the collector needs from brun's configuration.
 type Config struct {
 	AgentID     string
-	DataDir     string // the registry lives in DataDir/agent
-	Brokers     []string
+	DataDir     string   // the registry lives in DataDir/agent
 	ChanMsgSize int      // bound of the line channel between readers and producer
 	Allow       []string // agent.allow globs; empty allows every path
 	Producer    ProducerConfig
@@ -124,9 +123,6 @@ func (c *Collector) Run(ctx context.Context) {
 		c.log.Error(err)
 	}
 }
-
-// Registry gives read access to saved offsets (status reporting, tests).
-func (c *Collector) Registry() *Registry { return c.reg }
 
 // stopWait bounds how long Stop waits for a job's readers. Readers look
 // at their context between lines and while they wait, so they end at

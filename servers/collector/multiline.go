@@ -99,6 +99,3 @@ func (m *multiline) flush(emit func(chunk) bool) bool {
 func (m *multiline) due(now time.Time) bool {
 	return m.lines > 0 && now.Sub(m.last) >= m.timeout
 }
-
-// reset drops the pending event (its file was truncated).
-func (m *multiline) reset() { m.lines = 0 }

@@ -15,6 +15,7 @@ import (
 
 	"brun/servers/filestore"
 	"brun/servers/indexname"
+	"brun/servers/job"
 )
 
 const (
@@ -71,9 +72,10 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no job %s", key)
 		return
 	}
-	var spec struct{ Path, Topic string }
-	if err := json.Unmarshal(resp.Kvs[0].Value, &spec); err != nil || spec.Topic == "" {
-		writeError(w, http.StatusConflict, "job %s has no valid topic, so no events", key)
+	// The agent's own validator: a job it would not run has no events.
+	spec, err := job.Parse(resp.Kvs[0].Value)
+	if err != nil {
+		writeError(w, http.StatusConflict, "job %s is invalid, so it has no events: %v", key, err)
 		return
 	}
 	pattern, err := indexname.Parse(s.cfg.ES.Index)

@@ -37,18 +37,6 @@ type Agent struct {
 	Status *status.Agent `json:"status"`
 }
 
-// registration is the part of <prefix>agent/<id> the console shows. It
-// mirrors servers/agent.Registration without importing the agent.
-type registration struct {
-	ID        string    `json:"id"`
-	Hostname  string    `json:"hostname"`
-	IP        string    `json:"ip"`
-	Version   string    `json:"version"`
-	PID       int       `json:"pid"`
-	Roles     []string  `json:"roles"`
-	StartedAt time.Time `json:"started_at"`
-}
-
 // Job is one key under <prefix>job/ as the API shows it: the stored
 // value, its etcd revision (send it back in If-Match to change the job
 // safely) and the state the agent last reported for it.
@@ -80,9 +68,9 @@ type Job struct {
 // snapshot is every brun key the console shows, read at one etcd revision.
 type snapshot struct {
 	revision int64
-	regs     map[string]registration  // agent id → registration
-	statuses map[string]*status.Agent // agent id → last status
-	jobs     []Job                    // sorted by agent, then name
+	regs     map[string]status.Registration // agent id → registration
+	statuses map[string]*status.Agent       // agent id → last status
+	jobs     []Job                          // sorted by agent, then name
 }
 
 // read takes a snapshot of the agent/, status/ and job/ keys in one etcd
@@ -102,10 +90,10 @@ func read(ctx context.Context, cli *clientv3.Client, keys etcdx.Keys) (*snapshot
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{revision: resp.Header.Revision, regs: map[string]registration{}, statuses: map[string]*status.Agent{}}
+	s := &snapshot{revision: resp.Header.Revision, regs: map[string]status.Registration{}, statuses: map[string]*status.Agent{}}
 	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
 		id := strings.TrimPrefix(string(kv.Key), keys.Prefix+"agent/")
-		var reg registration
+		var reg status.Registration
 		if id == "" || strings.Contains(id, "/") || json.Unmarshal(kv.Value, &reg) != nil {
 			continue
 		}

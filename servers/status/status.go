@@ -1,6 +1,7 @@
-// Package status defines the value an agent writes to
-// <prefix>status/<agent-id> every few seconds (under its lease) and the
-// console reads: the state of each of the agent's jobs.
+// Package status defines the values an agent writes under its lease and
+// the console reads: <prefix>agent/<agent-id>, its registration, and
+// <prefix>status/<agent-id>, written every few seconds: the state of each
+// of the agent's jobs.
 //
 // It is a leaf: types only, no I/O, nothing else from brun.
 package status
@@ -44,4 +45,16 @@ type File struct {
 	Offset int64  `json:"offset"` // acknowledged offset
 	Size   int64  `json:"size"`
 	Lag    int64  `json:"lag"` // Size - Offset: bytes not yet acknowledged
+}
+
+// Registration is the value of <prefix>agent/<agent-id>: who the agent is,
+// as long as its lease lives.
+type Registration struct {
+	ID        string    `json:"id"`
+	Hostname  string    `json:"hostname"`
+	IP        string    `json:"ip"`
+	Version   string    `json:"version"`
+	PID       int       `json:"pid"`
+	Roles     []string  `json:"roles"`
+	StartedAt time.Time `json:"started_at"`
 }
