@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"sort"
 	"sync"
 	"syscall"
 
@@ -114,7 +115,9 @@ func run(args []string) int {
 	if dataDir.Loose != 0 {
 		logrus.Warnf("brun.data.dir %s has mode %v: other local users may read the offsets, jobs and (in local mode) shipped log lines kept there; chmod 700 it", cfg.Brun.DataDir, dataDir.Loose)
 	}
-	go reopenOnHUP(hup, out)
+	// A copy: the reload goroutine keeps its own record of what is applied.
+	running := *cfg
+	go reopenOnHUP(hup, out, &running)
 
 	if cfg.Log.Dir != "" {
 		// The log file has everything; the terminal says where it is.
@@ -175,8 +178,13 @@ flags:
 	fs.PrintDefaults()
 }
 
-// reopenOnHUP reopens brun's log file at each SIGHUP and says so in it.
-func reopenOnHUP(hup <-chan os.Signal, out *logging.Output) {
+// reopenOnHUP handles each SIGHUP: it reopens brun's log file (so a
+// rotation tool can move it away) and reads the ini file again. What can
+// change while brun runs is applied: log.level. Every other key whose
+// value changed is named in the log as waiting for a restart, at each
+// SIGHUP until brun is restarted. A file that no longer loads changes
+// nothing; its problems are logged.
+func reopenOnHUP(hup <-chan os.Signal, out *logging.Output, running *config.Config) {
 	log := logging.For("main")
 	for range hup {
 		name, err := out.Reopen()
@@ -188,7 +196,45 @@ func reopenOnHUP(hup <-chan os.Signal, out *logging.Output) {
 		default:
 			log.Infof("SIGHUP: log file reopened: %s", name)
 		}
+		next, err := config.Load(running.Path)
+		if err != nil {
+			log.Errorf("SIGHUP: %v; nothing changed, brun runs on as it started", err)
+			continue
+		}
+		if next.Log.Level != running.Log.Level {
+			if err := logging.SetLevel(next.Log.Level); err != nil {
+				log.Errorf("SIGHUP: %v", err)
+			} else {
+				log.Infof("SIGHUP: log.level is now %s (was %s)", next.Log.Level, running.Log.Level)
+				running.Log.Level = next.Log.Level
+			}
+		}
+		log.Debugf("SIGHUP: %s read again: %d keys set", running.Path, len(next.Written))
+		for _, key := range changedKeys(running.Written, next.Written) {
+			if key == "log.level" {
+				continue
+			}
+			log.Warnf("SIGHUP: %s changed in %s; it takes effect when brun is restarted", key, running.Path)
+		}
 	}
+}
+
+// changedKeys returns, sorted, the keys set in one of a and b and not to
+// the same value in the other.
+func changedKeys(a, b map[string]string) []string {
+	var out []string
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // runRoles starts every configured role and waits for all of them. When

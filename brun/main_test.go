@@ -130,6 +130,49 @@ func TestSIGHUPReopensTheLog(t *testing.T) {
 	}
 }
 
+// SIGHUP reads the ini again: a new log.level applies at once (and a
+// JSON log shows it), a changed key that needs a restart is named, and a
+// file that no longer loads changes nothing.
+func TestSIGHUPReloadsTheLogLevel(t *testing.T) {
+	dir := t.TempDir()
+	conf := localConf(t, dir, "")
+	edit := func(from, to string) {
+		t.Helper()
+		b, err := os.ReadFile(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), from) {
+			t.Fatalf("%s does not hold %q", conf, from)
+		}
+		if err := os.WriteFile(conf, []byte(strings.Replace(string(b), from, to, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit("level = info", "level = info\nformat = json")
+	p := testkit.StartBrun(t, conf)
+	p.WaitLog(60*time.Second, "agent local-test watching")
+	if !strings.Contains(p.Logs.String(), `"level":"info"`) {
+		t.Fatalf("log.format = json, but the log is not JSON:\n%s", p.Logs.String())
+	}
+
+	edit("level = info", "level = debug")
+	edit("id = local-test", "id = renamed")
+	p.Signal(syscall.SIGHUP)
+	p.WaitLog(30*time.Second, "SIGHUP: log.level is now debug (was info)")
+	p.WaitLog(10*time.Second, "SIGHUP: agent.id changed in "+conf+"; it takes effect when brun is restarted")
+	p.WaitLog(10*time.Second, `"level":"debug","msg":"SIGHUP: `+conf+` read again`) // written at debug level only
+
+	edit("level = debug", "level = loud")
+	p.Signal(syscall.SIGHUP)
+	p.WaitLog(30*time.Second, `log.level: \"loud\" is not one of`)
+	p.WaitLog(10*time.Second, "nothing changed, brun runs on as it started")
+	if !p.Alive() {
+		t.Fatal("brun ended on SIGHUP")
+	}
+	p.Stop(30 * time.Second)
+}
+
 // brun version names the git commit it was built from: by the Makefile's
 // -ldflags, and in a plain `go build` by Go's own VCS stamp (which Go
 // leaves out in a git worktree, whose .git is a file, or under

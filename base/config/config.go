@@ -21,6 +21,10 @@ const (
 type Config struct {
 	// Path is the file the configuration was read from ("" for defaults only).
 	Path string
+	// Written is every key the file sets, section.key → its value after
+	// ${VAR} expansion: what a reload compares to tell what changed. It
+	// may hold secrets; it is never printed.
+	Written map[string]string
 
 	Brun     Brun
 	Agent    Agent
@@ -138,6 +142,7 @@ type Log struct {
 	RotationTime  time.Duration // log.rotation.time: a new file is started this often
 	Level         string        // log.level: trace, debug, info, warn, error
 	EnableLineLog bool          // log.enableLineLog: add the caller's file:line
+	Format        string        // log.format: text, or json (one object per line)
 }
 
 // Demo is the demo log brun writes for a first run: [demo].
@@ -191,6 +196,7 @@ func Default() Config {
 			MaxAge:       7 * 24 * time.Hour,
 			RotationTime: 24 * time.Hour,
 			Level:        "info",
+			Format:       "text",
 		},
 		Demo: Demo{
 			Rate:  10,

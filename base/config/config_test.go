@@ -121,6 +121,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"[etcd]\ndialTimeout = 9223372036854775807", `etcd.dialTimeout: "9223372036854775807" is more milliseconds than a duration holds`},
 		{"[log]\nmax.age = forever", `log.max.age: "forever" is not a positive duration`},
 		{"[log]\nlevel = loud", `log.level: "loud" is not one of`},
+		{"[log]\nformat = xml", `log.format: "xml" is not text or json`},
 		{"[log]\nenableLineLog = yes please", `log.enableLineLog: "yes please" is not true or false`},
 		{"[brun]\nroles = agent,shipper", `brun.roles: "shipper" is not a role`},
 		{"[etcd]\nprefix = logagent", `etcd.prefix: "logagent" must start and end with '/'`},

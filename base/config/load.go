@@ -101,6 +101,7 @@ var keys = map[string]map[string]setter{
 		"rotation.time": duration(func(c *Config) *time.Duration { return &c.Log.RotationTime }),
 		"level":         func(c *Config, v string) error { c.Log.Level = strings.ToLower(v); return nil },
 		"enableLineLog": boolean(func(c *Config) *bool { return &c.Log.EnableLineLog }),
+		"format":        func(c *Config, v string) error { c.Log.Format = strings.ToLower(v); return nil },
 	},
 }
 
@@ -207,6 +208,10 @@ func apply(c *Config, f *ini.File) []error {
 				errs = append(errs, &Error{Key: name + "." + k.Name(), Value: ref, Reason: reason})
 				continue
 			}
+			if c.Written == nil {
+				c.Written = map[string]string{}
+			}
+			c.Written[name+"."+k.Name()] = v
 			if err := set(c, v); err != nil {
 				var ce *Error
 				if errors.As(err, &ce) {

@@ -193,6 +193,9 @@ func (c *Config) Validate() error {
 		bad("demo.topic", c.Demo.Topic, "is not a valid Kafka topic name ([a-zA-Z0-9._-], at most 249)")
 	}
 
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", c.Log.Format, "is not text or json")
+	}
 	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
 		bad("log.level", c.Log.Level, "is not one of trace, debug, info, warn, error, fatal")
 	}

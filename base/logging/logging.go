@@ -51,11 +51,20 @@ func Setup(c *config.Config) (*Output, error) {
 	}
 	logrus.SetLevel(level)
 	logrus.SetReportCaller(c.Log.EnableLineLog)
-	logrus.SetFormatter(&logrus.TextFormatter{
-		FullTimestamp:    true,
-		TimestampFormat:  "2006-01-02T15:04:05.000Z07:00",
-		CallerPrettyfier: shortCaller,
-	})
+	if c.Log.Format == "json" {
+		// One JSON object per line, for journald, Vector or Filebeat to
+		// read without a pattern: time, level, msg and the fields.
+		logrus.SetFormatter(&logrus.JSONFormatter{
+			TimestampFormat:  "2006-01-02T15:04:05.000Z07:00",
+			CallerPrettyfier: shortCaller,
+		})
+	} else {
+		logrus.SetFormatter(&logrus.TextFormatter{
+			FullTimestamp:    true,
+			TimestampFormat:  "2006-01-02T15:04:05.000Z07:00",
+			CallerPrettyfier: shortCaller,
+		})
+	}
 	if c.Log.Dir == "" {
 		logrus.SetOutput(os.Stderr)
 		return &Output{}, nil
@@ -88,4 +97,15 @@ func shortCaller(f *runtime.Frame) (function, file string) {
 	dir, name := filepath.Split(f.File)
 	pkg := filepath.Base(strings.TrimSuffix(dir, "/"))
 	return "", fmt.Sprintf("%s/%s:%d", pkg, name, f.Line)
+}
+
+// SetLevel changes the level of brun's log while it runs (a SIGHUP after
+// log.level was edited). level is a valid log.level.
+func SetLevel(level string) error {
+	l, err := logrus.ParseLevel(level)
+	if err != nil {
+		return fmt.Errorf("log.level: %w", err)
+	}
+	logrus.SetLevel(l)
+	return nil
 }

@@ -144,8 +144,18 @@ func (h *harvester) follow(ctx context.Context) error {
 	lr := newLineReader(checkedReader{h}, pos.Offset, readBufSize, t.spec.LineLimit(), t.codec.nl, t.codec.cr)
 	lastData, lastRead := time.Now(), pos.Offset
 	var rotatedAt time.Time
+	// unchanged is the file's stat taken after a poll's sleep when it
+	// showed the same size and modification time as before the sleep:
+	// nothing was written, so the file is not read (a read at its end
+	// costs a fingerprint check and a read) and unchanged serves as this
+	// round's stat.
+	var unchanged os.FileInfo
 	for {
-		l, err := lr.next()
+		var l line
+		err := io.EOF
+		if unchanged == nil {
+			l, err = lr.next()
+		}
 		if err == nil {
 			if !h.line(ctx, l) {
 				return nil
@@ -173,10 +183,13 @@ func (h *harvester) follow(ctx context.Context) error {
 		if h.ml != nil && h.ml.due(now) && !h.ml.flush(h.emitter(ctx)) {
 			return nil
 		}
-		cur, err := h.f.Stat()
-		if err != nil {
-			return err
+		cur := unchanged
+		if cur == nil {
+			if cur, err = h.f.Stat(); err != nil {
+				return err
+			}
 		}
+		unchanged = nil
 		h.size.Store(cur.Size())
 		if cur.Size() < lr.readOffset() {
 			if yieldsPastSize(h.f) {
@@ -206,6 +219,9 @@ func (h *harvester) follow(ctx context.Context) error {
 		}
 		if !sleep(ctx, min(max(idle/4, pollInterval), maxPollInterval)) {
 			return nil
+		}
+		if fi, err := h.f.Stat(); err == nil && fi.Size() == cur.Size() && fi.ModTime().Equal(cur.ModTime()) {
+			unchanged = fi
 		}
 	}
 }
