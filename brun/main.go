@@ -4,6 +4,7 @@
 //
 //	brun [-c conf/brun.ini]         run the configured roles until SIGINT/SIGTERM
 //	brun check [-c conf/brun.ini]   print every problem of the file and its jobs
+//	brun status [-c conf/brun.ini]  the agents in etcd and their jobs
 //	brun version                    print the version, commit and Go version
 //	brun help                       print the commands and flags
 package main
@@ -73,6 +74,8 @@ func run(args []string) int {
 		return 0
 	case "check":
 		return check(fs.Args()[1:], *path, os.Stdout, os.Stderr)
+	case "status":
+		return statusCmd(fs.Args()[1:], *path, os.Stdout, os.Stderr)
 	default:
 		fmt.Fprintf(os.Stderr, "brun: unknown command %q\n", fs.Arg(0))
 		usage(os.Stderr, fs)
@@ -169,6 +172,8 @@ commands:
   (none)    run the roles FILE configures, until SIGINT or SIGTERM
   check     print every problem of FILE and of the jobs in etcd; exit 1 if any
             (brun check -h for more)
+  status    the agents in etcd and their jobs: state, files, lines, lag
+            (brun status -h for more: -o json, -watch)
   version   print the version, the git commit, its date and the Go version
   help      print this help
 

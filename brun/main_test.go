@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -171,6 +172,74 @@ func TestSIGHUPReloadsTheLogLevel(t *testing.T) {
 		t.Fatal("brun ended on SIGHUP")
 	}
 	p.Stop(30 * time.Second)
+}
+
+// brun status lists a running agent and its job, as a table and as JSON,
+// read from the embedded etcd of the brun running with the same file.
+func TestStatusListsARunningAgentAndItsJob(t *testing.T) {
+	dir := t.TempDir()
+	conf := localConf(t, dir, "")
+	p := testkit.StartBrun(t, conf)
+	p.WaitLog(60*time.Second, "agent local-test watching")
+	app := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(app, []byte("one line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	user := testkit.EmbeddedEtcdUser(t, filepath.Join(dir, "data", "etcd"))
+	testkit.EtcdctlAs(t, embedListen(t, conf), user, "put", "/logagent/job/local-test/app", fmt.Sprintf(`{"path": %q, "topic": "app"}`, app))
+
+	bin := testkit.Binary(t)
+	var table string
+	testkit.WaitFor(t, 30*time.Second, "brun status to show the job running", func() bool {
+		out, err := exec.Command(bin, "status", "-c", conf).CombinedOutput()
+		if err != nil {
+			t.Fatalf("brun status: %v\n%s", err, out)
+		}
+		table = string(out)
+		return strings.Contains(table, "running")
+	})
+	for _, want := range []string{"AGENT", "local-test", "yes", "app", "running"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("brun status does not show %q:\n%s", want, table)
+		}
+	}
+
+	out, err := exec.Command(bin, "status", "-c", conf, "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("brun status -o json: %v", err)
+	}
+	var got struct {
+		Agents []struct {
+			ID    string `json:"id"`
+			Alive bool   `json:"alive"`
+		} `json:"agents"`
+		Jobs []struct {
+			Name string `json:"name"`
+		} `json:"jobs"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("brun status -o json is not JSON: %v\n%s", err, out)
+	}
+	if len(got.Agents) != 1 || got.Agents[0].ID != "local-test" || !got.Agents[0].Alive || len(got.Jobs) != 1 || got.Jobs[0].Name != "app" {
+		t.Errorf("brun status -o json: %s", out)
+	}
+	p.Stop(30 * time.Second)
+}
+
+// embedListen reads etcd.embed.listen back from conf.
+func embedListen(t *testing.T, conf string) string {
+	t.Helper()
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "embed.listen = "); ok {
+			return v
+		}
+	}
+	t.Fatalf("no embed.listen in %s", conf)
+	return ""
 }
 
 // brun version names the git commit it was built from: by the Makefile's

@@ -254,3 +254,14 @@ func (s *Server) count(ctx context.Context) {
 	metrics.RegisteredAgents.Set(float64(resp.Responses[0].GetResponseRange().Count))
 	metrics.ConfiguredJobs.Set(float64(resp.Responses[1].GetResponseRange().Count))
 }
+
+// Fleet reads every agent, with its registration, liveness and last
+// status, and every job key, at one etcd revision: what GET /api/agents
+// and /api/jobs show, for `brun status`.
+func Fleet(ctx context.Context, cli *clientv3.Client, keys etcdx.Keys) ([]Agent, []Job, error) {
+	s, err := read(ctx, cli, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.agents(), s.jobsOf(""), nil
+}
