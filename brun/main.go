@@ -31,6 +31,7 @@ import (
 	"brun/base/datadir"
 	"brun/base/etcdx"
 	"brun/base/logging"
+	"brun/base/metrics"
 	"brun/base/version"
 	"brun/servers/agent"
 	"brun/servers/console"
@@ -119,6 +120,8 @@ func run(args []string) int {
 		logrus.Warnf("brun.data.dir %s has mode %v: other local users may read the offsets, jobs and (in local mode) shipped log lines kept there; chmod 700 it", cfg.Brun.DataDir, dataDir.Loose)
 	}
 	// A copy: the reload goroutine keeps its own record of what is applied.
+	info := version.Get()
+	metrics.BuildInfo.WithLabelValues(info.Version, info.Commit, info.GoVersion).Set(1)
 	running := *cfg
 	go reopenOnHUP(hup, out, &running)
 

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,22 +225,52 @@ func TestStatusListsARunningAgentAndItsJob(t *testing.T) {
 	if len(got.Agents) != 1 || got.Agents[0].ID != "local-test" || !got.Agents[0].Alive || len(got.Jobs) != 1 || got.Jobs[0].Name != "app" {
 		t.Errorf("brun status -o json: %s", out)
 	}
+
+	// The same, for Prometheus: the file's series, the open files, the build.
+	metricsURL := "http://" + iniValue(t, conf, "metrics.listen") + "/metrics"
+	wantSeries := []string{
+		fmt.Sprintf(`brun_agent_file_lag_bytes{job="app",path=%q} 0`, app),
+		fmt.Sprintf(`brun_agent_file_oldest_unacked_seconds{job="app",path=%q} 0`, app),
+		"brun_agent_open_files 1",
+		`brun_build_info{commit=`,
+		"process_resident_memory_bytes",
+	}
+	var page string
+	testkit.WaitFor(t, 30*time.Second, "the file's series on /metrics", func() bool {
+		resp, err := http.Get(metricsURL)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		page = string(b)
+		return strings.Contains(page, wantSeries[0])
+	})
+	for _, want := range wantSeries {
+		if !strings.Contains(page, want) {
+			t.Errorf("/metrics has no %q", want)
+		}
+	}
 	p.Stop(30 * time.Second)
 }
 
 // embedListen reads etcd.embed.listen back from conf.
-func embedListen(t *testing.T, conf string) string {
+func embedListen(t *testing.T, conf string) string { return iniValue(t, conf, "embed.listen") }
+
+// iniValue reads the value of key (as written, without its section) back
+// from conf.
+func iniValue(t *testing.T, conf, key string) string {
 	t.Helper()
 	b, err := os.ReadFile(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "embed.listen = "); ok {
+		if v, ok := strings.CutPrefix(l, key+" = "); ok {
 			return v
 		}
 	}
-	t.Fatalf("no embed.listen in %s", conf)
+	t.Fatalf("no %s in %s", key, conf)
 	return ""
 }
 

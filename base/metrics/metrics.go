@@ -47,7 +47,16 @@ var (
 	Unacked        = plainGauge("agent_unacked_events", "Events sent and not yet acknowledged by Kafka.")
 	LineQueue      = plainGauge("agent_queue_depth", "Events in the agent's line channel (kafka.chanMsgSize).")
 	Jobs           = gauge("agent_jobs", "Jobs of this agent by state.", "state")
+	// Per file, updated with the agent's status (every 5 s); a file the
+	// agent no longer reads has no series.
+	FileLag           = gauge("agent_file_lag_bytes", "Bytes of a file not yet acknowledged by Kafka: its size less its saved offset.", "job", "path")
+	FileOldestUnacked = gauge("agent_file_oldest_unacked_seconds", "Age of the oldest line of a file read and not yet acknowledged; 0 when every line read is.", "job", "path")
+	OpenFiles         = plainGauge("agent_open_files", "Files the agent's jobs are reading.")
 )
+
+// BuildInfo is 1, labelled with what was built: version, commit and Go
+// version, as Prometheus exporters do.
+var BuildInfo = gauge("build_info", "Always 1; the labels say which build of brun this is.", "version", "commit", "goversion")
 
 // Transfer series.
 var (

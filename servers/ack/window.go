@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Ticket names one item added to a Window; pass it to Done exactly once.
@@ -32,6 +33,7 @@ type Window struct {
 
 type slot struct {
 	pos  int64 // watermark once this item and all before it are done
+	at   int64 // when the item was added (Unix nanoseconds); 0: not told (Add)
 	done bool
 }
 
@@ -55,13 +57,23 @@ func NewWindow(capacity int, start int64) *Window {
 // It blocks while the window is full and returns ctx's error if ctx ends
 // first.
 func (w *Window) Add(ctx context.Context, pos int64) (Ticket, error) {
+	return w.AddAt(ctx, pos, time.Time{})
+}
+
+// AddAt is Add for an item read at at: Oldest then tells how long the
+// oldest item in flight has waited.
+func (w *Window) AddAt(ctx context.Context, pos int64, at time.Time) (Ticket, error) {
+	var nanos int64
+	if !at.IsZero() {
+		nanos = at.UnixNano()
+	}
 	for {
 		w.mu.Lock()
 		if w.n < w.capacity {
 			if w.n == len(w.ring) {
 				w.grow()
 			}
-			w.ring[(w.head+w.n)%len(w.ring)] = slot{pos: pos}
+			w.ring[(w.head+w.n)%len(w.ring)] = slot{pos: pos, at: nanos}
 			w.n++
 			t := Ticket(w.nextSeq)
 			w.nextSeq++
@@ -130,6 +142,17 @@ func (w *Window) Done(t Ticket) (int64, bool) {
 	default:
 	}
 	return wm, true
+}
+
+// Oldest returns when the oldest item in flight was added (by AddAt); ok
+// is false when nothing is in flight or that item's time was not given.
+func (w *Window) Oldest() (at time.Time, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n == 0 || w.ring[w.head].at == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, w.ring[w.head].at), true
 }
 
 // Watermark returns the position up to which every item is done.

@@ -156,3 +156,62 @@ func TestConcurrentRandomOrder(t *testing.T) {
 		t.Fatalf("final watermark %d, want %d", got, n)
 	}
 }
+
+// Oldest is the time of the oldest item in flight: it moves when that
+// item is done, not when a later one is, and is gone when none is left.
+func TestWindowOldest(t *testing.T) {
+	w := NewWindow(4, 0)
+	if _, ok := w.Oldest(); ok {
+		t.Fatal("an empty window has an oldest item")
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	a, _ := w.AddAt(context.Background(), 10, t0)
+	b, _ := w.AddAt(context.Background(), 20, t0.Add(time.Second))
+	w.Done(b)
+	if at, ok := w.Oldest(); !ok || !at.Equal(t0) {
+		t.Fatalf("Oldest = %v, %v; want %v (the first item is still in flight)", at, ok, t0)
+	}
+	w.Done(a)
+	if at, ok := w.Oldest(); ok {
+		t.Fatalf("Oldest = %v with nothing in flight", at)
+	}
+}
+
+// The ring grows to the capacity and no further, keeps the items' order
+// across growth, and Trim empties it only when nothing is in flight.
+func TestWindowGrowsAndTrims(t *testing.T) {
+	w := NewWindow(100, 0)
+	var tk []Ticket
+	for i := 1; i <= 100; i++ {
+		k, err := w.Add(context.Background(), int64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk = append(tk, k)
+	}
+	if len(w.ring) != 100 {
+		t.Fatalf("ring of %d for 100 items in flight, capacity 100", len(w.ring))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := w.Add(ctx, 101); err == nil {
+		t.Fatal("Add past the capacity did not wait")
+	}
+	w.Trim()
+	if len(w.ring) != 100 {
+		t.Fatal("Trim dropped the ring of a window with items in flight")
+	}
+	for i := len(tk) - 1; i >= 0; i-- { // done newest first: the watermark moves only at the end
+		wm, moved := w.Done(tk[i])
+		if moved != (i == 0) || (i == 0 && wm != 100) {
+			t.Fatalf("Done(%d): watermark %d, moved %v", i, wm, moved)
+		}
+	}
+	w.Trim()
+	if w.ring != nil {
+		t.Fatalf("Trim kept a ring of %d with nothing in flight", len(w.ring))
+	}
+	if k, err := w.Add(context.Background(), 101); err != nil || w.Watermark() != 100 {
+		t.Fatalf("Add after Trim: %v, %v; watermark %d", k, err, w.Watermark())
+	}
+}

@@ -36,6 +36,7 @@ func reportStatus(ctx context.Context, cli *clientv3.Client, key, id string, reg
 		for _, s := range []string{status.Running, status.Waiting, status.Invalid, status.Forbidden, status.Error} {
 			metrics.Jobs.WithLabelValues(s).Set(counts[s])
 		}
+		fileMetrics(st.Jobs, time.Now())
 		lease := reg.Lease()
 		if lease == 0 {
 			continue // not registered: a status without a lease would outlive the agent
@@ -51,4 +52,24 @@ func reportStatus(ctx context.Context, cli *clientv3.Client, key, id string, reg
 			lastErr = ""
 		}
 	}
+}
+
+// fileMetrics sets the per-file series from the jobs' status: the old
+// series go, so a file no longer read drops out.
+func fileMetrics(jobs []status.Job, now time.Time) {
+	metrics.FileLag.Reset()
+	metrics.FileOldestUnacked.Reset()
+	open := 0
+	for _, j := range jobs {
+		for _, f := range j.Files {
+			open++
+			metrics.FileLag.WithLabelValues(j.Name, f.Path).Set(float64(f.Lag))
+			age := 0.0
+			if !f.OldestUnacked.IsZero() {
+				age = max(now.Sub(f.OldestUnacked).Seconds(), 0)
+			}
+			metrics.FileOldestUnacked.WithLabelValues(j.Name, f.Path).Set(age)
+		}
+	}
+	metrics.OpenFiles.Set(float64(open))
 }

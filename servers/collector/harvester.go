@@ -474,14 +474,15 @@ func (h *harvester) emit(ctx context.Context, c chunk) bool {
 	if ctx.Err() != nil {
 		return false // stopped: nothing is handed on after the job's Stop
 	}
-	tk, err := h.s.win.Add(ctx, c.End)
+	read := time.Now()
+	tk, err := h.s.win.AddAt(ctx, c.End, read)
 	if err != nil {
 		return false
 	}
 	rec := &Record{
 		Topic:  h.t.spec.Topic,
 		Key:    h.s.key,
-		Value:  h.encode(c),
+		Value:  h.encode(c, read),
 		stream: h.s,
 		ticket: tk,
 	}
@@ -502,8 +503,7 @@ func (h *harvester) emit(ctx context.Context, c chunk) bool {
 // encode makes the event of c, cut to fit the sink's largest record: a
 // line whose event would be larger loses its end and is flagged
 // truncated, as a line over max_line_bytes is.
-func (h *harvester) encode(c chunk) []byte {
-	read := time.Now()
+func (h *harvester) encode(c chunk, read time.Time) []byte {
 	v := h.enc.Encode(c.Text, c.Start, read, c.Flags)
 	limit := h.t.c.maxRecord
 	for try := 0; limit > 0 && len(v) > limit && len(c.Text) > 0; try++ {
@@ -545,7 +545,11 @@ func (h *harvester) status() status.File {
 		return status.File{Path: h.path, Size: size, Lag: size}
 	}
 	off := v.win.Watermark()
-	return status.File{Path: v.path, Offset: off, Size: size, Lag: max(size-off, 0)}
+	f := status.File{Path: v.path, Offset: off, Size: size, Lag: max(size-off, 0)}
+	if at, ok := v.win.Oldest(); ok {
+		f.OldestUnacked = at.UTC()
+	}
+	return f
 }
 
 // sleep waits d or until ctx ends; it returns false when ctx ended.

@@ -45,6 +45,9 @@ type File struct {
 	Offset int64  `json:"offset"` // acknowledged offset
 	Size   int64  `json:"size"`
 	Lag    int64  `json:"lag"` // Size - Offset: bytes not yet acknowledged
+	// OldestUnacked is when the oldest line read and not yet acknowledged
+	// was read; zero when every line read is acknowledged.
+	OldestUnacked time.Time `json:"oldest_unacked,omitzero"`
 }
 
 // Registration is the value of <prefix>agent/<agent-id>: who the agent is,
