@@ -10,10 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"brun/base/config"
 	"brun/base/etcdx"
+	"brun/base/kafkax"
+	"brun/servers/console"
 	"brun/servers/job"
 )
 
@@ -45,8 +48,9 @@ func check(args []string, defaultPath string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("c", defaultPath, "configuration `file` to check")
 	timeout := fs.Duration("timeout", defaultCheckTimeout, "how long to wait for etcd before leaving the jobs unchecked")
+	connect := fs.Bool("connect", false, "also reach each configured etcd, Kafka and Elasticsearch (authentication and TLS included); one that does not answer is a problem")
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "usage: brun check [-c FILE] [-timeout D]\n\n%s\n\nflags:\n", checkHelp)
+		fmt.Fprintf(w, "usage: brun check [-c FILE] [-timeout D] [-connect]\n\n%s\n\nflags:\n", checkHelp)
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
@@ -86,6 +90,9 @@ func check(args []string, defaultPath string, stdout, stderr io.Writer) int {
 	r.line("config file " + cfg.Path + ": ok")
 
 	jobsSummary := checkJobs(cfg, *timeout, r)
+	if *connect {
+		checkConnect(cfg, *timeout, r)
+	}
 	return r.finish(summary(cfg, jobsSummary))
 }
 
@@ -96,6 +103,12 @@ for a misspelt key or section) and of the jobs in etcd under etcd.prefix
 1 otherwise. When etcd.endpoints is empty (the embedded etcd) or etcd
 does not answer within -timeout, the jobs are not checked: a warning
 says so, and that alone does not make the exit status non-zero.
+With -connect it also reaches each server the file names, as the roles
+would (credentials and TLS included): etcd (a read under etcd.prefix),
+every Kafka broker (franz-go's metadata request, after SASL) and every
+Elasticsearch URL (GET /_cluster/health); each says "answered" or is a
+problem naming its section.key. Servers brun stands in for (empty
+endpoints) are not reached.
 Secret values are never printed.`
 
 // checkJobs reads every key under <prefix>job/ and reports each job that
@@ -229,4 +242,68 @@ func (r *report) finish(summary string) int {
 	}
 	r.line("ok: " + summary)
 	return 0
+}
+
+// checkConnect reaches each server the configuration names, within
+// timeout each, and reports which answered.
+func checkConnect(cfg *config.Config, timeout time.Duration, r *report) {
+	if !cfg.EmbeddedEtcd() {
+		endpoints := strings.Join(cfg.Etcd.Endpoints, ",")
+		etcdCfg := cfg.Etcd
+		etcdCfg.DialTimeout = min(etcdCfg.DialTimeout, timeout)
+		err := func() error {
+			cli, err := etcdx.New(etcdCfg)
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			_, err = cli.Get(ctx, cfg.Etcd.Prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+			return err
+		}()
+		if err != nil {
+			r.problem(fmt.Sprintf("connect: etcd.endpoints %s: %v", endpoints, err))
+		} else {
+			r.line("connect: etcd.endpoints " + endpoints + ": answered")
+		}
+	}
+	if !cfg.InProcessKafka() {
+		for _, broker := range cfg.Kafka.Endpoints {
+			k := cfg.Kafka
+			k.Endpoints = []string{broker}
+			err := func() error {
+				opts, err := kafkax.Options(k, "brun-check")
+				if err != nil {
+					return err
+				}
+				cl, err := kgo.NewClient(append(opts, kgo.DialTimeout(timeout), kgo.RequestRetries(0))...)
+				if err != nil {
+					return err
+				}
+				defer cl.Close()
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				defer cancel()
+				return cl.Ping(ctx)
+			}()
+			if err != nil {
+				r.problem(fmt.Sprintf("connect: kafka.endpoints %s: %v", broker, err))
+			} else {
+				r.line("connect: kafka.endpoints " + broker + ": answered")
+			}
+		}
+	}
+	if !cfg.LocalES() {
+		for _, base := range cfg.ES.Endpoints {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			err := console.ProbeES(ctx, base, cfg.ES)
+			cancel()
+			where := config.Redacted(base)
+			if err != nil {
+				r.problem(fmt.Sprintf("connect: es.endpoints %s: %v", where, err))
+			} else {
+				r.line("connect: es.endpoints " + where + ": answered")
+			}
+		}
+	}
 }

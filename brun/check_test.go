@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"brun/base/config"
 	"brun/base/etcdx"
@@ -211,4 +216,57 @@ func TestHelpExitsZero(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "\ngo:     go1.") {
 		t.Errorf("brun version: %v\n%s", err, out)
 	}
+}
+
+// -connect reaches each server: a Kafka broker (kfake here) and an
+// Elasticsearch (a stand-in answering /_cluster/health) that answer are
+// said to; a stopped Kafka and an Elasticsearch that is not there are
+// problems naming their keys and addresses.
+func TestCheckConnect(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	es := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/_cluster/health" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"status":"green"}`))
+	}))
+	defer es.Close()
+	up := fmt.Sprintf("[brun]\nroles = agent,transfer\n[agent]\nid = a1\n[kafka]\nendpoints = %s\n[es]\nendpoints = %s\n", cluster.ListenAddrs()[0], es.URL)
+	code, out := runCheck(t, up, "-connect", "-timeout", "5s")
+	if code != 0 {
+		t.Errorf("exit status %d, want 0:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"connect: kafka.endpoints " + cluster.ListenAddrs()[0] + ": answered",
+		"connect: es.endpoints " + es.URL + ": answered",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	kafkaDown, esDown := testkit.FreeAddr(t), testkit.FreeAddr(t) // nothing listens there
+	down := fmt.Sprintf("[brun]\nroles = agent,transfer\n[agent]\nid = a1\n[kafka]\nendpoints = %s\n[es]\nendpoints = http://%s\n", kafkaDown, esDown)
+	code, out = runCheck(t, down, "-connect", "-timeout", "1s")
+	if code != 1 {
+		t.Errorf("exit status %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"connect: kafka.endpoints " + kafkaDown + ": ",
+		"connect: es.endpoints http://" + esDown + ": ",
+		"2 problem(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "answered") {
+		t.Errorf("a server that is not there answered:\n%s", out)
+	}
+	t.Logf("brun check -connect, servers down:\n%s", out)
 }

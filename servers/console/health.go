@@ -220,3 +220,8 @@ func esDo(ctx context.Context, e config.ES, base, method, path string, body []by
 	}
 	return res, nil
 }
+
+// ProbeES asks the Elasticsearch at base for GET /_cluster/health with
+// es.apikey or es.username/password and es.tls.*, as /readyz does; for
+// `brun check -connect`.
+func ProbeES(ctx context.Context, base string, e config.ES) error { return probeES(ctx, base, e) }
