@@ -64,7 +64,7 @@ enableLineLog = true
 		!c.Log.EnableLineLog || c.LogFileName() != "brun" {
 		t.Errorf("log: %+v", c.Log)
 	}
-	if len(c.Brun.Roles) != 3 || c.Brun.DataDir != "./data" || c.Etcd.Prefix != "/logagent/" ||
+	if len(c.Brun.Roles) != 3 || c.Brun.DataDir != filepath.Join(filepath.Dir(c.Path), "data") || c.Etcd.Prefix != "/logagent/" ||
 		c.Transfer.Group != "brun-transfer" || c.Console.Listen != "127.0.0.1:8080" {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -246,5 +246,41 @@ func TestUnknownNamesGetASuggestion(t *testing.T) {
 	_, err = Load(writeConf(t, minimal+"[es]\ncolour = blue"))
 	if err == nil || strings.Contains(err.Error(), "did you mean") {
 		t.Errorf("colour: %v, want no suggestion", err)
+	}
+}
+
+// Relative paths, written or default, are relative to the ini file's
+// directory, not to where brun was started; a secret file too.
+func TestRelativePathsFollowTheIniFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"es": "s3cret\n", "ca.pem": "a CA\n"} {
+		if err := os.WriteFile(filepath.Join(dir, "secrets", name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, "brun.ini")
+	ini := "[brun]\ndata.dir = state\n[log]\ndir = ../logs\n[es]\nendpoints = https://127.0.0.1:9200\nusername = brun\npassword_file = secrets/es\ntls.ca = secrets/ca.pem\n[etcd]\nendpoints = 127.0.0.1:2379\n[kafka]\nendpoints = 127.0.0.1:9092\n"
+	if err := os.WriteFile(p, []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir()) // started elsewhere
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "state"); c.Brun.DataDir != want {
+		t.Errorf("data.dir %q, want %q", c.Brun.DataDir, want)
+	}
+	if want := filepath.Join(filepath.Dir(dir), "logs"); c.Log.Dir != want {
+		t.Errorf("log.dir %q, want %q", c.Log.Dir, want)
+	}
+	if want := filepath.Join(dir, "secrets", "ca.pem"); c.ES.TLS.CA != want {
+		t.Errorf("es.tls.ca %q, want %q", c.ES.TLS.CA, want)
+	}
+	if c.ES.Password != "s3cret" {
+		t.Errorf("es.password_file relative to the ini was not read: %q", c.ES.Password)
 	}
 }

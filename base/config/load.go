@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -164,6 +165,7 @@ func Load(path string) (*Config, error) {
 	c := Default()
 	c.Path = path
 	problems := apply(&c, f)
+	c.resolvePaths(filepath.Dir(path))
 	problems = append(problems, c.readSecretFiles()...)
 	// Validate runs even when some keys were refused: those keep their
 	// defaults, which are valid, so what it finds are further problems of
@@ -366,4 +368,28 @@ func ParseDuration(s string) (time.Duration, error) {
 // LogFileName returns log.file.name with the seed's ${app.name} replaced.
 func (c *Config) LogFileName() string {
 	return strings.ReplaceAll(c.Log.FileName, appNameVar, "brun")
+}
+
+// resolvePaths makes every relative file or directory path of the
+// configuration, written or default, relative to dir, the ini file's
+// directory: brun finds the same files whatever directory it is started
+// in (a service starts in /). An empty path stays empty (it means "none",
+// or stderr for log.dir).
+func (c *Config) resolvePaths(dir string) {
+	paths := []*string{
+		&c.Brun.DataDir, &c.Log.Dir, &c.Demo.Path,
+		&c.Etcd.TLS.CA, &c.Etcd.TLS.Cert, &c.Etcd.TLS.Key,
+		&c.Kafka.TLS.CA, &c.Kafka.TLS.Cert, &c.Kafka.TLS.Key,
+		&c.ES.TLS.CA, &c.ES.TLS.Cert, &c.ES.TLS.Key,
+	}
+	for _, p := range paths {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	for key, p := range c.SecretFiles {
+		if p != "" && !filepath.IsAbs(p) {
+			c.SecretFiles[key] = filepath.Join(dir, p)
+		}
+	}
 }
