@@ -123,7 +123,8 @@ func run(args []string) int {
 	info := version.Get()
 	metrics.BuildInfo.WithLabelValues(info.Version, info.Commit, info.GoVersion).Set(1)
 	running := *cfg
-	go reopenOnHUP(hup, out, &running)
+	reloaded := make(chan *config.Config, 1) // to the agent: what it can change live
+	go reopenOnHUP(hup, out, &running, reloaded)
 
 	if cfg.Log.Dir != "" {
 		// The log file has everything; the terminal says where it is.
@@ -159,7 +160,7 @@ func run(args []string) int {
 		os.Exit(1)
 	}()
 
-	if err := runRoles(ctx, cfg); err != nil {
+	if err := runRoles(ctx, cfg, reloaded); err != nil {
 		logrus.Error(err)
 		fmt.Fprintf(os.Stderr, "brun: %v\n", err)
 		return 1
@@ -188,11 +189,12 @@ flags:
 
 // reopenOnHUP handles each SIGHUP: it reopens brun's log file (so a
 // rotation tool can move it away) and reads the ini file again. What can
-// change while brun runs is applied: log.level. Every other key whose
+// change while brun runs is applied: log.level here, agent.allow by the
+// agent (sent on reloaded). Every other key whose
 // value changed is named in the log as waiting for a restart, at each
 // SIGHUP until brun is restarted. A file that no longer loads changes
 // nothing; its problems are logged.
-func reopenOnHUP(hup <-chan os.Signal, out *logging.Output, running *config.Config) {
+func reopenOnHUP(hup <-chan os.Signal, out *logging.Output, running *config.Config, reloaded chan *config.Config) {
 	log := logging.For("main")
 	for range hup {
 		name, err := out.Reopen()
@@ -218,8 +220,16 @@ func reopenOnHUP(hup <-chan os.Signal, out *logging.Output, running *config.Conf
 			}
 		}
 		log.Debugf("SIGHUP: %s read again: %d keys set", running.Path, len(next.Written))
+		// The agent applies agent.allow itself; the newest configuration
+		// replaces one it has not taken yet.
+		select {
+		case <-reloaded:
+		default:
+		}
+		reloaded <- next
+		running.Agent.Allow = next.Agent.Allow
 		for _, key := range changedKeys(running.Written, next.Written) {
-			if key == "log.level" {
+			if key == "log.level" || key == "agent.allow" {
 				continue
 			}
 			log.Warnf("SIGHUP: %s changed in %s; it takes effect when brun is restarted", key, running.Path)
@@ -250,7 +260,7 @@ func changedKeys(a, b map[string]string) []string {
 // stands in for them first: an embedded etcd (etcd.endpoints empty), the
 // in-process queue from agent to transfer (kafka.endpoints empty); the
 // transfer itself writes local files when es.endpoints is empty.
-func runRoles(parent context.Context, cfg *config.Config) error {
+func runRoles(parent context.Context, cfg *config.Config, reloaded <-chan *config.Config) error {
 	log := logging.For("main")
 	log.WithField("roles", cfg.Brun.Roles).Infof("brun %s starting with %s", version.Version, cfg.Path)
 	if cfg.EmbeddedEtcd() {
@@ -279,7 +289,7 @@ func runRoles(parent context.Context, cfg *config.Config) error {
 	defer cancel()
 	roles := map[string]func(context.Context, *config.Config, *clientv3.Client) error{
 		config.RoleAgent: func(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
-			return agent.Run(ctx, cfg, cli, q)
+			return agent.Run(ctx, cfg, cli, q, reloaded)
 		},
 		config.RoleTransfer: func(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
 			return transfer.Run(ctx, cfg, cli, q)

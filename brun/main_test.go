@@ -176,6 +176,83 @@ func TestSIGHUPReloadsTheLogLevel(t *testing.T) {
 	p.Stop(30 * time.Second)
 }
 
+// SIGHUP applies a new agent.allow without a restart: a job outside the
+// old one starts, and a job outside the new one stops (forbidden).
+func TestSIGHUPAppliesAgentAllow(t *testing.T) {
+	dir := t.TempDir()
+	conf := localConf(t, dir, "")
+	for _, d := range []string{"a", "b"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, d, "app.log"), []byte("a line\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setAllow := func(glob string) {
+		t.Helper()
+		b, err := os.ReadFile(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		for i, l := range lines {
+			if strings.HasPrefix(l, "allow = ") {
+				lines = append(lines[:i], lines[i+1:]...)
+				break
+			}
+		}
+		out := strings.Replace(strings.Join(lines, "\n"), "id = local-test", "id = local-test\nallow = "+glob, 1)
+		if err := os.WriteFile(conf, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setAllow(filepath.Join(dir, "a", "*"))
+	p := testkit.StartBrun(t, conf)
+	p.WaitLog(60*time.Second, "agent local-test watching")
+	user := testkit.EmbeddedEtcdUser(t, filepath.Join(dir, "data", "etcd"))
+	testkit.EtcdctlAs(t, embedListen(t, conf), user, "put", "/logagent/job/local-test/b", fmt.Sprintf(`{"path": %q, "topic": "b"}`, filepath.Join(dir, "b", "app.log")))
+	bin := testkit.Binary(t)
+	stateOfB := func() string {
+		out, err := exec.Command(bin, "status", "-c", conf, "-o", "json").Output()
+		if err != nil {
+			return ""
+		}
+		var got struct {
+			Agents []struct {
+				Status *struct {
+					Jobs []struct{ Name, State string }
+				} `json:"status"`
+			} `json:"agents"`
+		}
+		json.Unmarshal(out, &got)
+		for _, a := range got.Agents {
+			if a.Status != nil {
+				for _, j := range a.Status.Jobs {
+					if j.Name == "b" {
+						return j.State
+					}
+				}
+			}
+		}
+		return ""
+	}
+	testkit.WaitFor(t, 30*time.Second, "job b forbidden by agent.allow", func() bool { return stateOfB() == "forbidden" })
+
+	setAllow(filepath.Join(dir, "b", "*"))
+	p.Signal(syscall.SIGHUP)
+	p.WaitLog(30*time.Second, "agent.allow is now")
+	testkit.WaitFor(t, 30*time.Second, "job b running under the new agent.allow", func() bool { return stateOfB() == "running" })
+	if strings.Contains(p.Logs.String(), "agent.allow changed in") {
+		t.Error("agent.allow was logged as waiting for a restart")
+	}
+
+	setAllow(filepath.Join(dir, "a", "*"))
+	p.Signal(syscall.SIGHUP)
+	testkit.WaitFor(t, 30*time.Second, "job b forbidden again", func() bool { return stateOfB() == "forbidden" })
+	p.Stop(30 * time.Second)
+}
+
 // brun status lists a running agent and its job, as a table and as JSON,
 // read from the embedded etcd of the brun running with the same file.
 func TestStatusListsARunningAgentAndItsJob(t *testing.T) {

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +25,12 @@ import (
 // the producer and saves the offsets before it returns. With q
 // (kafka.endpoints empty) events go to the transfer of this process
 // through q instead of Kafka; q is closed when Run returns.
-func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *handoff.Queue) error {
+//
+// Each configuration received on reload (brun read its ini again, at a
+// SIGHUP) changes what can change while the agent runs: agent.allow. A
+// changed allow restarts every job, so that each file is held to it when
+// opened again; offsets are kept. reload may be nil.
+func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *handoff.Queue, reload <-chan *config.Config) error {
 	log := logging.For("agent")
 	if q != nil {
 		defer q.Close() // also when the agent fails to start: the transfer waits for it
@@ -56,13 +62,25 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 		col.Run(sinkCtx)
 	}()
 
-	var allow scheduler.AllowFunc
-	if len(cfg.Agent.Allow) > 0 {
-		allow = func(p string) bool { return collector.MatchAny(cfg.Agent.Allow, p) }
+	allow := func(p string) bool {
+		globs := col.Allow()
+		return len(globs) == 0 || collector.MatchAny(globs, p)
 	}
 	sched := scheduler.New(func(name string, spec job.Spec) scheduler.Handle {
 		return col.Start(name, spec)
 	}, allow, logging.For("scheduler"))
+	// applyMu serialises the scheduler's callers: etcd's job changes and
+	// reloads. last is the job set etcd gave last; stopped is set once the
+	// jobs are stopped for good.
+	var applyMu sync.Mutex
+	var last map[string][]byte
+	var stopped bool
+	apply := func(jobs map[string][]byte) {
+		applyMu.Lock()
+		defer applyMu.Unlock()
+		last = jobs
+		sched.Apply(jobs)
+	}
 
 	reg := &registrar{cli: cli, key: keys.Agent(cfg.Agent.ID), log: log, value: status.Registration{
 		ID: cfg.Agent.ID, Hostname: hostname(), IP: localIP(), Version: version.Version,
@@ -83,7 +101,31 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 		log.Warn(err)
 	} else if cached != nil {
 		log.Infof("running %d job(s) from %s until etcd answers", len(cached), cache.path)
-		sched.Apply(cached)
+		apply(cached)
+	}
+	if reload != nil {
+		go func() {
+			for {
+				select {
+				case next := <-reload:
+					if slices.Equal(next.Agent.Allow, col.Allow()) {
+						continue
+					}
+					applyMu.Lock()
+					if stopped {
+						applyMu.Unlock()
+						return
+					}
+					col.SetAllow(next.Agent.Allow)
+					log.Infof("agent.allow is now %q; restarting every job so that its files are held to it", next.Agent.Allow)
+					sched.StopAll()
+					sched.Apply(last)
+					applyMu.Unlock()
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
 	}
 	prefix := keys.JobsOf(cfg.Agent.ID)
 	log.Infof("agent %s watching %s", cfg.Agent.ID, prefix)
@@ -92,14 +134,17 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 		for k, v := range kv {
 			byName[strings.TrimPrefix(k, prefix)] = v
 		}
-		sched.Apply(byName)
+		apply(byName)
 		if err := cache.save(byName); err != nil {
 			log.Warn(err)
 		}
 	})
 
 	// Sources first, then the sink.
+	applyMu.Lock()
 	sched.StopAll()
+	stopped = true
+	applyMu.Unlock()
 	stopSink()
 	wg.Wait()
 	log.Info("agent stopped; offsets saved")

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -49,7 +51,8 @@ type Collector struct {
 	// maxRecord is the largest event the sink takes (0: any); a longer
 	// one is cut to fit and flagged truncated.
 	maxRecord int
-	allow     []string
+	// allow is agent.allow; SetAllow replaces it while the agent runs.
+	allow atomic.Pointer[[]string]
 	log       *logrus.Entry
 }
 
@@ -70,16 +73,17 @@ func New(cfg Config) (*Collector, error) {
 		out = newProducer(cfg.Producer, lines, logging.For("producer"))
 		maxRecord = cfg.Producer.maxRecordBytes()
 	}
-	return &Collector{
+	c := &Collector{
 		agentID:   cfg.AgentID,
 		host:      host,
 		reg:       reg,
 		lines:     lines,
 		sink:      out,
 		maxRecord: maxRecord,
-		allow:     cfg.Allow,
 		log:       log,
-	}, nil
+	}
+	c.SetAllow(cfg.Allow)
+	return c, nil
 }
 
 // Run sends lines to Kafka (or hands them to the transfer) and saves
@@ -180,3 +184,14 @@ func MatchAny(globs []string, path string) bool {
 	}
 	return false
 }
+
+// SetAllow replaces agent.allow (empty allows every path). Files are
+// held to it when they are opened: a job's files already open are not,
+// so a caller tightening it restarts the jobs (agent.Reload does).
+func (c *Collector) SetAllow(globs []string) {
+	g := slices.Clone(globs)
+	c.allow.Store(&g)
+}
+
+// Allow returns agent.allow as it is now.
+func (c *Collector) Allow() []string { return *c.allow.Load() }

@@ -320,7 +320,7 @@ func (h *harvester) rotatedCopies() []rotatedCopy {
 // openCopy opens a rotated copy the way the job's own files are opened:
 // within agent.allow, a regular file, the inode the listing saw.
 func (h *harvester) openCopy(c rotatedCopy) (*os.File, bool) {
-	f, _, err := openChecked(c.path, h.t.c.allow)
+	f, _, err := openChecked(c.path, h.t.c.Allow())
 	if err != nil {
 		if !isNotExist(err) {
 			h.t.log.Warnf("not reading rotated copy %s: %v", c.path, err)

@@ -145,7 +145,7 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
 				continue
 			}
 		}
-		f, real, err := openChecked(p, t.c.allow)
+		f, real, err := openChecked(p, t.c.Allow())
 		if err != nil {
 			if !isNotExist(err) {
 				fail(err)
