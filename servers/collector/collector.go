@@ -53,7 +53,7 @@ type Collector struct {
 	maxRecord int
 	// allow is agent.allow; SetAllow replaces it while the agent runs.
 	allow atomic.Pointer[[]string]
-	log       *logrus.Entry
+	log   *logrus.Entry
 }
 
 // New opens the offset registry. It does no network I/O.
