@@ -26,7 +26,8 @@ acknowledged, bytes not yet acknowledged, last error), read from etcd as
 the console reads it. With etcd.endpoints empty it reads the embedded etcd
 of the brun running with FILE on this host (as root: its password is in
 data.dir/etcd/root.password). -watch refreshes every 5 s, the agents'
-status interval; -o json prints {"agents": [...], "jobs": [...]}.`
+status interval, and shows each job's lines/s since the refresh before;
+-o json prints {"agents": [...], "jobs": [...]}.`
 
 // statusCmd is `brun status`: 0 when etcd answered, 1 when not, 2 for
 // bad arguments.
@@ -78,6 +79,7 @@ func statusCmd(args []string, defaultPath string, stdout, stderr io.Writer) int 
 	}
 	defer cli.Close()
 	keys := etcdx.Keys{Prefix: cfg.Etcd.Prefix}
+	var prev map[string]sample // with -watch: the last refresh's, for lines/s
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		agents, jobs, err := console.Fleet(ctx, cli, keys)
@@ -95,7 +97,7 @@ func statusCmd(args []string, defaultPath string, stdout, stderr io.Writer) int 
 			if *watch {
 				fmt.Fprint(stdout, "\033[H\033[2J") // clear the terminal
 			}
-			printStatus(stdout, agents, time.Now())
+			prev = printStatus(stdout, agents, prev, time.Now())
 		}
 		if !*watch {
 			return 0
@@ -104,8 +106,16 @@ func statusCmd(args []string, defaultPath string, stdout, stderr io.Writer) int 
 	}
 }
 
-// printStatus writes the agents table, then the jobs table.
-func printStatus(w io.Writer, agents []console.Agent, now time.Time) {
+// sample is a job's line count as its agent last reported it.
+type sample struct {
+	lines int64
+	at    time.Time
+}
+
+// printStatus writes the agents table, then the jobs table. Lines/s is
+// the rate between prev (the samples of the refresh before, with -watch)
+// and now, "-" without one; it returns this refresh's samples.
+func printStatus(w io.Writer, agents []console.Agent, prev map[string]sample, now time.Time) map[string]sample {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "AGENT\tALIVE\tVERSION\tHOST\tSTARTED\tJOBS\tREPORTED")
 	for _, a := range agents {
@@ -121,16 +131,24 @@ func printStatus(w io.Writer, agents []console.Agent, now time.Time) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tJOB\tSTATE\tFILES\tLINES\tACKED\tLAG BYTES\tTOPIC\tERROR")
+	fmt.Fprintln(tw, "AGENT\tJOB\tSTATE\tFILES\tLINES\tLINES/S\tACKED\tLAG BYTES\tTOPIC\tERROR")
+	next := map[string]sample{}
 	for _, a := range agents {
 		if a.Status == nil {
 			continue
 		}
 		for _, j := range a.Status.Jobs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", a.ID, j.Name, j.State, len(j.Files), j.Lines, j.Acked, lag(j), dash(j.Topic), dash(j.Error))
+			key := a.ID + "/" + j.Name
+			next[key] = sample{lines: j.Lines, at: a.Status.Updated}
+			rate := "-"
+			if p, ok := prev[key]; ok && a.Status.Updated.After(p.at) && j.Lines >= p.lines {
+				rate = fmt.Sprintf("%.0f", float64(j.Lines-p.lines)/a.Status.Updated.Sub(p.at).Seconds())
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%s\t%s\n", a.ID, j.Name, j.State, len(j.Files), j.Lines, rate, j.Acked, lag(j), dash(j.Topic), dash(j.Error))
 		}
 	}
 	tw.Flush()
+	return next
 }
 
 // lag is the bytes of the job's files not yet acknowledged.
