@@ -12,7 +12,7 @@ BIN     ?= bin/brun
 STACK   := bash .ci/stack.sh
 GO      ?= go
 
-.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench-transfer bench bench-agent bench-local fuzz
+.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench-transfer bench bench-agent bench-local fuzz dist
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,6 +25,35 @@ build: ## build bin/brun
 CONF ?= conf/brun.ini
 run: build ## build and run bin/brun -c conf/brun.ini (CONF=conf/stack.ini: the stack-up servers)
 	$(BIN) -c $(CONF)
+
+# dist: for each of DIST_ARCHES, a static linux binary, a .tar.gz (the
+# binary, conf/production.ini as brun.ini, the unit, the README) and a .deb
+# and an .rpm (conf/nfpm.yaml, run in a directory of the files it packs)
+# under DIST. nfpm runs as a Go tool at a fixed version, so go.mod does not
+# carry it. A package version must start with a digit: the tag without its
+# "v" when HEAD is tagged vX.Y.Z, else 0.0.0~git<commit time>.<commit>,
+# which sorts by time.
+DIST        ?= dist
+DIST_ARCHES ?= amd64 arm64
+NFPM        ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+PKG_VERSION ?= $(shell t=$$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null) && echo $$t | sed 's/^v//; s/-/~/g' || \
+	TZ=UTC git log -1 --date=format-local:%Y%m%d%H%M%S --format=0.0.0~git%cd.%h 2>/dev/null || echo 0.0.0~dev)
+dist: ## linux amd64 and arm64: binaries, .tar.gz, .deb and .rpm under dist/
+	@set -e; rm -rf $(DIST)/linux_* $(DIST)/brun[_-]* $(DIST)/tar $(DIST)/pkg; for arch in $(DIST_ARCHES); do \
+		echo "== linux/$$arch $(PKG_VERSION)"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/linux_$$arch/brun ./brun; \
+		name=brun_$(PKG_VERSION)_linux_$$arch; tree=$(DIST)/tar/$$name; \
+		mkdir -p $$tree; \
+		cp $(DIST)/linux_$$arch/brun $$tree/brun; \
+		cp conf/production.ini $$tree/brun.ini; \
+		cp conf/brun.service README.md $$tree/; \
+		tar -C $(DIST)/tar --owner=0 --group=0 --numeric-owner -czf $(DIST)/$$name.tar.gz $$name; \
+		pkg=$(DIST)/pkg/$$arch; mkdir -p $$pkg; cp -r $$tree/. conf/package $$pkg/; \
+		cp conf/brun.ini $$pkg/brun.ini.example; \
+		for fmt in deb rpm; do \
+			(cd $$pkg && ARCH=$$arch PKG_VERSION='$(PKG_VERSION)' $(NFPM) pkg -f $(CURDIR)/conf/nfpm.yaml -p $$fmt -t $(abspath $(DIST))/); \
+		done; \
+	done; rm -rf $(DIST)/tar $(DIST)/pkg; ls -l $(DIST)
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...
@@ -97,4 +126,4 @@ stack-status: ## show the servers' state and log files
 	$(STACK) status
 
 clean: ## remove build output and local state
-	rm -rf bin data logs
+	rm -rf bin data logs dist
