@@ -123,7 +123,7 @@ func run(args []string) int {
 	info := version.Get()
 	metrics.BuildInfo.WithLabelValues(info.Version, info.Commit, info.GoVersion).Set(1)
 	running := *cfg
-	reloaded := make(chan *config.Config, 1) // to the agent: what it can change live
+	reloaded := &reloads{}
 	go reopenOnHUP(hup, out, &running, reloaded)
 
 	if cfg.Log.Dir != "" {
@@ -190,11 +190,11 @@ flags:
 // reopenOnHUP handles each SIGHUP: it reopens brun's log file (so a
 // rotation tool can move it away) and reads the ini file again. What can
 // change while brun runs is applied: log.level here, agent.allow by the
-// agent (sent on reloaded). Every other key whose
+// agent, the bulk limits by the transfer (liveKeys). Every other key whose
 // value changed is named in the log as waiting for a restart, at each
 // SIGHUP until brun is restarted. A file that no longer loads changes
 // nothing; its problems are logged.
-func reopenOnHUP(hup <-chan os.Signal, out *logging.Output, running *config.Config, reloaded chan *config.Config) {
+func reopenOnHUP(hup <-chan os.Signal, out *logging.Output, running *config.Config, reloaded *reloads) {
 	log := logging.For("main")
 	for range hup {
 		name, err := out.Reopen()
@@ -220,20 +220,49 @@ func reopenOnHUP(hup <-chan os.Signal, out *logging.Output, running *config.Conf
 			}
 		}
 		log.Debugf("SIGHUP: %s read again: %d keys set", running.Path, len(next.Written))
-		// The agent applies agent.allow itself; the newest configuration
-		// replaces one it has not taken yet.
-		select {
-		case <-reloaded:
-		default:
-		}
-		reloaded <- next
-		running.Agent.Allow = next.Agent.Allow
+		// The roles apply what they can change themselves.
+		reloaded.publish(next)
 		for _, key := range changedKeys(running.Written, next.Written) {
-			if key == "log.level" || key == "agent.allow" {
+			if liveKeys[key] {
 				continue
 			}
 			log.Warnf("SIGHUP: %s changed in %s; it takes effect when brun is restarted", key, running.Path)
 		}
+	}
+}
+
+// liveKeys change while brun runs, at a SIGHUP: log.level here, the rest
+// in the roles (agent.Run, transfer.Run).
+var liveKeys = map[string]bool{
+	"log.level": true, "agent.allow": true,
+	"es.bulk.actions": true, "es.bulk.bytes": true, "es.flush.interval": true,
+}
+
+// reloads hands each configuration read again at a SIGHUP to the roles
+// that change part of what they do while running. Each subscriber has one
+// place: a newer configuration replaces one it has not taken yet.
+type reloads struct {
+	mu   sync.Mutex
+	subs []chan *config.Config
+}
+
+func (r *reloads) subscribe() <-chan *config.Config {
+	c := make(chan *config.Config, 1)
+	r.mu.Lock()
+	r.subs = append(r.subs, c)
+	r.mu.Unlock()
+	return c
+}
+
+func (r *reloads) publish(cfg *config.Config) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.subs {
+		select {
+		case <-c:
+		default:
+		}
+		c <- cfg
 	}
 }
 
@@ -260,7 +289,7 @@ func changedKeys(a, b map[string]string) []string {
 // stands in for them first: an embedded etcd (etcd.endpoints empty), the
 // in-process queue from agent to transfer (kafka.endpoints empty); the
 // transfer itself writes local files when es.endpoints is empty.
-func runRoles(parent context.Context, cfg *config.Config, reloaded <-chan *config.Config) error {
+func runRoles(parent context.Context, cfg *config.Config, reloaded *reloads) error {
 	log := logging.For("main")
 	log.WithField("roles", cfg.Brun.Roles).Infof("brun %s starting with %s", version.Version, cfg.Path)
 	if cfg.EmbeddedEtcd() {
@@ -289,10 +318,10 @@ func runRoles(parent context.Context, cfg *config.Config, reloaded <-chan *confi
 	defer cancel()
 	roles := map[string]func(context.Context, *config.Config, *clientv3.Client) error{
 		config.RoleAgent: func(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
-			return agent.Run(ctx, cfg, cli, q, reloaded)
+			return agent.Run(ctx, cfg, cli, q, reloaded.subscribe())
 		},
 		config.RoleTransfer: func(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
-			return transfer.Run(ctx, cfg, cli, q)
+			return transfer.Run(ctx, cfg, cli, q, reloaded.subscribe())
 		},
 		config.RoleConsole: console.Run,
 	}

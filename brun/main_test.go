@@ -161,9 +161,14 @@ func TestSIGHUPReloadsTheLogLevel(t *testing.T) {
 
 	edit("level = info", "level = debug")
 	edit("id = local-test", "id = renamed")
+	edit("[log]", "[es]\nbulk.actions = 10\n[log]")
 	p.Signal(syscall.SIGHUP)
 	p.WaitLog(30*time.Second, "SIGHUP: log.level is now debug (was info)")
 	p.WaitLog(10*time.Second, "SIGHUP: agent.id changed in "+conf+"; it takes effect when brun is restarted")
+	p.WaitLog(10*time.Second, "bulk limits are now es.bulk.actions 10,")
+	if strings.Contains(p.Logs.String(), "es.bulk.actions changed in") {
+		t.Error("es.bulk.actions was logged as waiting for a restart")
+	}
 	p.WaitLog(10*time.Second, `"level":"debug","msg":"SIGHUP: `+conf+` read again`) // written at debug level only
 
 	edit("level = debug", "level = loud")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -37,19 +38,42 @@ const bulkFilter = "errors,items.*.status,items.*.error.type,items.*.error.reaso
 // writerConfig is what a bulkWriter needs of [es], in its own type so
 // tests can shorten the waits.
 type writerConfig struct {
-	actions    int           // es.bulk.actions
-	bytes      int           // es.bulk.bytes
-	interval   time.Duration // es.flush.interval
+	limits     *bulkLimits // es.bulk.actions, es.bulk.bytes, es.flush.interval
 	minBackoff time.Duration
 	maxBackoff time.Duration
 }
 
 func newWriterConfig(c config.ES) writerConfig {
-	return writerConfig{
-		actions: c.BulkActions, bytes: c.BulkBytes, interval: c.FlushInterval,
-		minBackoff: minBackoff, maxBackoff: maxBackoff,
-	}
+	return writerConfig{limits: newBulkLimits(c), minBackoff: minBackoff, maxBackoff: maxBackoff}
 }
+
+// bulkLimits are when a bulk is sent: at actions documents, at bytes, or
+// interval after its first document. Every writer reads the same ones, and
+// a reload (SIGHUP) changes them while the writers run.
+type bulkLimits struct {
+	actions, bytes atomic.Int64
+	interval       atomic.Int64 // a time.Duration
+}
+
+func newBulkLimits(c config.ES) *bulkLimits {
+	l := &bulkLimits{}
+	l.set(c)
+	return l
+}
+
+// set takes the limits of c; it reports whether they changed.
+func (l *bulkLimits) set(c config.ES) bool {
+	changed := l.actions.Swap(int64(c.BulkActions)) != int64(c.BulkActions)
+	changed = l.bytes.Swap(int64(c.BulkBytes)) != int64(c.BulkBytes) || changed
+	changed = l.interval.Swap(int64(c.FlushInterval)) != int64(c.FlushInterval) || changed
+	return changed
+}
+
+func (l *bulkLimits) full(docs, size int) bool {
+	return int64(docs) >= l.actions.Load() || int64(size) >= l.bytes.Load()
+}
+
+func (l *bulkLimits) wait() time.Duration { return time.Duration(l.interval.Load()) }
 
 // bulkWriter is one of es.nums workers: it batches documents from the
 // channel and writes them with _bulk until each is stored or, refused for
@@ -85,8 +109,8 @@ func (w *bulkWriter) run(ctx context.Context) {
 	}
 	batches := make(chan []*document)
 	free := make(chan []*document, 2)
-	free <- make([]*document, 0, w.cfg.actions)
-	free <- make([]*document, 0, w.cfg.actions)
+	free <- make([]*document, 0, w.cfg.limits.actions.Load())
+	free <- make([]*document, 0, w.cfg.limits.actions.Load())
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
@@ -126,12 +150,12 @@ func (w *bulkWriter) run(ctx context.Context) {
 				return
 			}
 			if len(batch) == 0 {
-				timer.Reset(w.cfg.interval)
+				timer.Reset(w.cfg.limits.wait())
 			}
 			w.b.build(d)
 			batch = append(batch, d)
 			size += len(d.entry)
-			if len(batch) >= w.cfg.actions || size >= w.cfg.bytes {
+			if w.cfg.limits.full(len(batch), size) {
 				timer.Stop()
 				if !flush() {
 					return

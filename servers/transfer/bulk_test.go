@@ -135,7 +135,7 @@ func newHarness(t *testing.T, fake *fakeES, cfg writerConfig) *harness {
 	return h
 }
 
-var fastRetries = writerConfig{actions: 100, bytes: 1 << 20, interval: 10 * time.Millisecond, minBackoff: time.Millisecond, maxBackoff: 5 * time.Millisecond}
+var fastRetries = writerConfig{limits: testLimits(100, 1<<20, 10*time.Millisecond), minBackoff: time.Millisecond, maxBackoff: 5 * time.Millisecond}
 
 // docs makes n documents with ids id-0 ... of Kafka offsets 0..n-1.
 func (h *harness) docs(n int) []*document {
@@ -383,8 +383,8 @@ func TestBatching(t *testing.T) {
 		n     int
 		sizes []int
 	}{
-		{"by count, rest by time", writerConfig{actions: 3, bytes: 1 << 20, interval: 20 * time.Millisecond, minBackoff: time.Millisecond, maxBackoff: time.Millisecond}, 7, []int{3, 3, 1}},
-		{"by bytes", writerConfig{actions: 100, bytes: 400, interval: time.Hour, minBackoff: time.Millisecond, maxBackoff: time.Millisecond}, 6, []int{3, 3}},
+		{"by count, rest by time", writerConfig{limits: testLimits(3, 1<<20, 20*time.Millisecond), minBackoff: time.Millisecond, maxBackoff: time.Millisecond}, 7, []int{3, 3, 1}},
+		{"by bytes", writerConfig{limits: testLimits(100, 400, time.Hour), minBackoff: time.Millisecond, maxBackoff: time.Millisecond}, 6, []int{3, 3}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -423,5 +423,28 @@ func TestESClientReadsTheClientCertificate(t *testing.T) {
 	_, err := newES(c)
 	if err == nil || !strings.Contains(err.Error(), "es.tls.cert") || !strings.Contains(err.Error(), c.TLS.Cert) {
 		t.Fatalf("newES with an unreadable client certificate: %v, want an error naming es.tls.cert and its path", err)
+	}
+}
+
+// testLimits are bulk limits for a test's writers.
+func testLimits(actions, bytes int, interval time.Duration) *bulkLimits {
+	return newBulkLimits(config.ES{BulkActions: actions, BulkBytes: bytes, FlushInterval: interval})
+}
+
+// Bulk limits set again while the writers run (a SIGHUP) apply to the
+// next bulk: set reports a change only when there is one.
+func TestBulkLimitsChangeLive(t *testing.T) {
+	l := testLimits(5000, 5<<20, time.Second)
+	if !l.full(5000, 0) || l.full(4999, 100) {
+		t.Fatal("5,000 documents is not a full bulk of es.bulk.actions 5000")
+	}
+	if l.set(config.ES{BulkActions: 5000, BulkBytes: 5 << 20, FlushInterval: time.Second}) {
+		t.Error("the same limits reported as a change")
+	}
+	if !l.set(config.ES{BulkActions: 10, BulkBytes: 5 << 20, FlushInterval: 200 * time.Millisecond}) {
+		t.Error("new limits not reported as a change")
+	}
+	if !l.full(10, 0) || l.wait() != 200*time.Millisecond {
+		t.Errorf("after set: full(10) %v, wait %v", l.full(10, 0), l.wait())
 	}
 }

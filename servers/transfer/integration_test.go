@@ -219,7 +219,7 @@ func TestJobTopicIsFollowedFromEtcd(t *testing.T) {
 	defer cli.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, cli, nil) }()
+	go func() { done <- Run(ctx, cfg, cli, nil, nil) }()
 	defer func() { cancel(); <-done }()
 
 	spec, _ := json.Marshal(map[string]string{"path": "/var/log/app.log", "topic": topic})

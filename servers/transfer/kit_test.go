@@ -179,7 +179,7 @@ func startTransfer(t testing.TB, cfg *config.Config) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, nil, nil) }()
+	go func() { done <- Run(ctx, cfg, nil, nil, nil) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

@@ -60,7 +60,7 @@ func TestHandoffToLocalFiles(t *testing.T) {
 	cfg := localConfig(t)
 	q := handoff.New(16)
 	done := make(chan error, 1)
-	go func() { done <- Run(context.Background(), cfg, nil, q) }()
+	go func() { done <- Run(context.Background(), cfg, nil, q, nil) }()
 
 	var events []*handedEvent
 	for i := 0; i < 300; i++ {

@@ -36,7 +36,11 @@ const drainTimeout = 10 * time.Second
 // TLS files, the local files' directory); unreachable servers are waited
 // for, never fatal. cli may be nil when transfer.topics is set or q is
 // given.
-func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *handoff.Queue) error {
+//
+// Each configuration received on reload (brun read its ini again, at a
+// SIGHUP) changes the bulk limits (es.bulk.actions, es.bulk.bytes,
+// es.flush.interval) of the running writers. reload may be nil.
+func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *handoff.Queue, reload <-chan *config.Config) error {
 	log := logging.For("transfer")
 	pattern, err := indexname.Parse(cfg.ES.Index)
 	if err != nil {
@@ -53,9 +57,24 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 	// Writers run on their own context: they outlive the consumers.
 	writeCtx, stopWriters := context.WithCancel(context.Background())
 	defer stopWriters()
-	writers, err := startWriters(writeCtx, cfg, pattern, docs)
+	wc := newWriterConfig(cfg.ES)
+	writers, err := startWriters(writeCtx, cfg, wc, pattern, docs)
 	if err != nil {
 		return err
+	}
+	if reload != nil {
+		go func() {
+			for {
+				select {
+				case next := <-reload:
+					if wc.limits.set(next.ES) {
+						log.Infof("bulk limits are now es.bulk.actions %d, es.bulk.bytes %d, es.flush.interval %v", next.ES.BulkActions, next.ES.BulkBytes, next.ES.FlushInterval)
+					}
+				case <-writeCtx.Done():
+					return
+				}
+			}
+		}()
 	}
 	go func() {
 		t := time.NewTicker(time.Second)
@@ -107,9 +126,8 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client, q *hando
 // ctx ends: es.nums bulk writers to Elasticsearch, which wait until it is
 // ready and the index templates are installed; or, with es.endpoints
 // empty, one writer to the local files.
-func startWriters(ctx context.Context, cfg *config.Config, pattern *indexname.Pattern, docs <-chan *document) (*sync.WaitGroup, error) {
+func startWriters(ctx context.Context, cfg *config.Config, wc writerConfig, pattern *indexname.Pattern, docs <-chan *document) (*sync.WaitGroup, error) {
 	var wg sync.WaitGroup
-	wc := newWriterConfig(cfg.ES)
 	ready := make(chan struct{})
 	if cfg.LocalES() {
 		store, err := filestore.Open(cfg.LocalESDir(), cfg.ES.LocalKeep, time.Now(), logging.For("files"))
