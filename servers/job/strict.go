@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"brun/base/textdist"
 )
 
 // Bounds of a job value. A job is a few hundred bytes; these bounds keep a
@@ -194,7 +196,7 @@ func closest(name string, known []string) string {
 	}
 	var cands []cand
 	for _, k := range known {
-		if d := editDistance(lower, k); d <= 2 {
+		if d := textdist.Distance(lower, k); d <= 2 {
 			cands = append(cands, cand{k, d})
 		}
 	}
@@ -203,28 +205,4 @@ func closest(name string, known []string) string {
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].d < cands[j].d })
 	return cands[0].name
-}
-
-// editDistance is the Levenshtein distance of a and b (both short).
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30 // no name is that long; don't spend time on it
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
