@@ -87,25 +87,7 @@ func brunShip(b *testing.B, adm *kadm.Client, log string, n int) shipResult {
 	b.Helper()
 	dir := b.TempDir()
 	run := testkit.Unique("bench")
-	conf := filepath.Join(dir, "brun.ini")
-	err := os.WriteFile(conf, []byte(fmt.Sprintf(`
-[brun]
-roles = agent
-data.dir = %s/data
-[agent]
-id = %s
-[etcd]
-endpoints = %s
-prefix = /%s/
-[kafka]
-endpoints = %s
-[log]
-dir =
-level = warn
-`, dir, run, testkit.EtcdAddr, run, testkit.KafkaAddr)), 0o644)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conf := agentConf(b, dir, run)
 
 	p := testkit.StartBrun(b, conf)
 	time.Sleep(2 * time.Second) // connected, registered, idle
@@ -235,4 +217,30 @@ func stored(adm *kadm.Client, topic string) int64 {
 		}
 	})
 	return sum
+}
+
+// agentConf writes an agent-only ini under dir for a benchmark run: its
+// own etcd prefix and agent id (run), the test Kafka, warnings only.
+func agentConf(b *testing.B, dir, run string) string {
+	b.Helper()
+	conf := filepath.Join(dir, "brun.ini")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`
+[brun]
+roles = agent
+data.dir = %s/data
+[agent]
+id = %s
+[etcd]
+endpoints = %s
+prefix = /%s/
+[kafka]
+endpoints = %s
+[log]
+dir =
+level = warn
+`, dir, run, testkit.EtcdAddr, run, testkit.KafkaAddr)), 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return conf
 }

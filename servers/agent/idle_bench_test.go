@@ -37,25 +37,7 @@ func BenchmarkIdleFiles(b *testing.B) {
 			}
 		}
 		run := testkit.Unique("idle")
-		conf := filepath.Join(dir, "brun.ini")
-		err := os.WriteFile(conf, []byte(fmt.Sprintf(`
-[brun]
-roles = agent
-data.dir = %s/data
-[agent]
-id = %s
-[etcd]
-endpoints = %s
-prefix = /%s/
-[kafka]
-endpoints = %s
-[log]
-dir =
-level = warn
-`, dir, run, testkit.EtcdAddr, run, testkit.KafkaAddr)), 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
+		conf := agentConf(b, dir, run)
 		p := testkit.StartBrun(b, conf)
 		testkit.Etcdctl(b, "put", "/"+run+"/job/"+run+"/app", fmt.Sprintf(`{"path": %q, "topic": %q}`, logs+"/*.log", run))
 		waitStored(b, adm, run, files*lines, time.Now(), func() error { return nil })
