@@ -78,13 +78,14 @@ func KeyPartitioner() kgo.Partitioner {
 // factor (0: the broker's num.partitions and default.replication.factor).
 // created is false when the topic already exists.
 func EnsureTopic(ctx context.Context, cl *kgo.Client, topic string, partitions, replication int) (created bool, err error) {
-	if partitions <= 0 {
-		partitions = -1
+	p, r := int32(-1), int16(-1) // -1: the broker's default
+	if partitions > 0 {
+		p = int32(partitions)
 	}
-	if replication <= 0 {
-		replication = -1
+	if replication > 0 {
+		r = int16(replication)
 	}
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(partitions), int16(replication), nil, topic)
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, p, r, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}

@@ -75,14 +75,18 @@ func newRig(t *testing.T, allow ...string) *rig {
 }
 
 // start runs a job; it is stopped when the test ends.
-func (r *rig) start(name, value string) *Job {
-	r.t.Helper()
+func (r *rig) start(name, value string) *Job { return startJob(r.t, r.c, name, value) }
+
+// startJob parses value and runs it on c as job name; it is stopped when
+// the test ends.
+func startJob(t *testing.T, c *Collector, name, value string) *Job {
+	t.Helper()
 	spec, err := job.Parse([]byte(value))
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
-	j := r.c.Start(name, spec)
-	r.t.Cleanup(j.Stop)
+	j := c.Start(name, spec)
+	t.Cleanup(j.Stop)
 	return j
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"brun/base/config"
-	"brun/servers/job"
 )
 
 // Unit tests of the Kafka producer against kfake, an in-process
@@ -63,16 +62,7 @@ func newKafkaRig(t *testing.T, k config.Kafka, opts ...kfake.Opt) *kafkaRig {
 	return &kafkaRig{t: t, c: c, cluster: cluster, dir: t.TempDir()}
 }
 
-func (r *kafkaRig) start(name, value string) *Job {
-	r.t.Helper()
-	spec, err := job.Parse([]byte(value))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	j := r.c.Start(name, spec)
-	r.t.Cleanup(j.Stop)
-	return j
-}
+func (r *kafkaRig) start(name, value string) *Job { return startJob(r.t, r.c, name, value) }
 
 // read returns every record of topic, in each partition's order.
 func (r *kafkaRig) read(topic string, want int) []*kgo.Record {

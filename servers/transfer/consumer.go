@@ -121,25 +121,25 @@ func (c *consumer) run(ctx context.Context, topics *topicSet) {
 // (the options are checked before, so only TLS files can fail here, and
 // they are retried).
 func (c *consumer) open(ctx context.Context, topics []string) bool {
-	opts, err := consumerOptions(c.cfg, topics)
-	if err == nil {
-		opts = append(opts,
-			kgo.OnPartitionsAssigned(c.assigned),
-			kgo.OnPartitionsRevoked(c.revoked),
-			kgo.OnPartitionsLost(c.lost),
-		)
-		c.cl, err = kgo.NewClient(opts...)
-	}
-	for err != nil {
+	for {
+		opts, err := consumerOptions(c.cfg, topics)
+		if err == nil {
+			opts = append(opts,
+				kgo.OnPartitionsAssigned(c.assigned),
+				kgo.OnPartitionsRevoked(c.revoked),
+				kgo.OnPartitionsLost(c.lost),
+			)
+			if c.cl, err = kgo.NewClient(opts...); err == nil {
+				return true
+			}
+		}
 		c.log.Errorf("kafka: %v; trying again", err)
 		select {
 		case <-time.After(10 * time.Second):
 		case <-ctx.Done():
 			return false
 		}
-		return c.open(ctx, topics)
 	}
-	return true
 }
 
 // consumerOptions are franz-go's options for the transfer: the group,
