@@ -233,6 +233,7 @@ func TestCheckConnect(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
+		w.Header().Set("X-Elastic-Product", "Elasticsearch") // as Elasticsearch 8 answers
 		w.Write([]byte(`{"status":"green"}`))
 	}))
 	defer es.Close()

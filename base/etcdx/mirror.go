@@ -7,6 +7,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"brun/base/retry"
 )
 
 // foldWindow is how long Mirror waits for more events after one arrives,
@@ -20,34 +22,31 @@ const foldWindow = 100 * time.Millisecond
 // and onChange is not called. It returns when ctx ends. onChange runs on
 // Mirror's goroutine and must not keep the map.
 func Mirror(ctx context.Context, cli *clientv3.Client, prefix string, timeout time.Duration, log *logrus.Entry, onChange func(map[string][]byte)) {
-	backoff := 500 * time.Millisecond
-	var lastErr string
+	backoff := retry.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second}
+	var quiet retry.Quiet
 	for ctx.Err() == nil {
 		state, rev, err := list(ctx, cli, prefix, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			if err.Error() != lastErr {
+			if say, _ := quiet.Failed(err); say {
 				log.Warnf("etcd.endpoints: can't list %s, retrying: %v", prefix, err)
-				lastErr = err.Error()
 			}
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, 10*time.Second)
+			backoff.Wait(ctx)
 			continue
 		}
-		if lastErr != "" {
+		if quiet.Recovered() {
 			log.Infof("listed %s again", prefix)
-			lastErr = ""
 		}
-		backoff = 500 * time.Millisecond
+		backoff.Reset()
 		onChange(state)
 		err = watch(ctx, cli, prefix, rev+1, state, onChange)
 		if ctx.Err() != nil {
 			return
 		}
 		log.Warnf("watch of %s ended, listing again: %v", prefix, err)
-		sleep(ctx, backoff)
+		backoff.Wait(ctx)
 	}
 }
 
@@ -114,14 +113,5 @@ func apply(state map[string][]byte, resp clientv3.WatchResponse) {
 		} else {
 			state[k] = ev.Kv.Value
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }

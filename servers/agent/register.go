@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
+	"brun/base/retry"
 	"brun/servers/status"
 )
 
@@ -39,28 +40,24 @@ func (r *registrar) Lease() clientv3.LeaseID { return clientv3.LeaseID(r.lease.L
 
 func (r *registrar) run(ctx context.Context) {
 	value, _ := json.Marshal(r.value)
-	backoff := time.Second
-	var lastErr string
+	backoff := retry.Backoff{Min: time.Second, Max: 10 * time.Second}
+	var quiet retry.Quiet
 	for ctx.Err() == nil {
 		err := r.once(ctx, string(value))
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil && err.Error() != lastErr {
-			r.log.Warnf("etcd.endpoints: can't register %s, retrying: %v", r.key, err)
-			lastErr = err.Error()
-		}
 		if err == nil {
-			backoff, lastErr = time.Second, ""
+			// A session held until its lease was lost: register again
+			// soon, starting the backoff over.
+			backoff.Reset()
+			quiet.Recovered()
+		} else if say, _ := quiet.Failed(err); say {
+			r.log.Warnf("etcd.endpoints: can't register %s, retrying: %v", r.key, err)
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Wait(ctx) {
 			return
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"brun/base/config"
 	"brun/base/kafkax"
 	"brun/base/metrics"
+	"brun/base/retry"
 )
 
 // ProducerConfig is what the Kafka producer needs from brun's config.
@@ -39,6 +40,9 @@ const (
 	// acknowledged; with the line channel it is the agent's bound on
 	// lines in memory while Kafka is slow or down.
 	maxBufferedBytes = 16 << 20
+	// resendQuiet: refusals this long after the last resend start the
+	// backoff over.
+	resendQuiet = 30 * time.Second
 )
 
 // producer moves records from the agent's bounded line channel to Kafka
@@ -56,11 +60,18 @@ type producer struct {
 	retryCh chan struct{} // signals that retry is non-empty
 	lastLog time.Time     // of the last "refused" warning, under mu
 
+	// backoff is the pause before records are sent again; it grows
+	// while Kafka keeps refusing and starts over after a quiet spell.
+	// The run goroutine's.
+	backoff    retry.Backoff
+	lastResend time.Time
+
 	promise func(*kgo.Record, error) // p.done, as a func value made once
 }
 
 func newProducer(cfg ProducerConfig, in <-chan *Record, log *logrus.Entry) *producer {
-	p := &producer{cfg: cfg, in: in, log: log, retryCh: make(chan struct{}, 1)}
+	p := &producer{cfg: cfg, in: in, log: log, retryCh: make(chan struct{}, 1),
+		backoff: retry.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}}
 	p.promise = p.done
 	return p
 }
@@ -189,11 +200,13 @@ func (p *producer) done(kr *kgo.Record, err error) {
 // The queue is bounded by the per-file ack windows, since every queued
 // record holds a place in one.
 func (p *producer) resend(ctx, sendCtx context.Context, cl *kgo.Client) {
-	select {
-	case <-time.After(time.Second):
-	case <-ctx.Done():
+	if time.Since(p.lastResend) > resendQuiet {
+		p.backoff.Reset()
+	}
+	if !p.backoff.Wait(ctx) {
 		return
 	}
+	p.lastResend = time.Now()
 	p.mu.Lock()
 	batch, missing := p.retry, p.missing
 	p.retry, p.missing = nil, nil
@@ -244,9 +257,7 @@ func (p *producer) watchBrokers(ctx context.Context, cl *kgo.Client) {
 			p.log.WithField("brokers", p.cfg.Kafka.Endpoints).Info("kafka reachable again")
 			down = false
 		}
-		select {
-		case <-time.After(10 * time.Second):
-		case <-ctx.Done():
+		if !retry.Sleep(ctx, 10*time.Second) {
 			return
 		}
 	}

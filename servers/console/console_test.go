@@ -279,6 +279,7 @@ func TestProbeES(t *testing.T) {
 	// Like the integ-test-zip distribution: / is 405, _cluster/health works.
 	es := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_cluster/health" {
+			w.Header().Set("X-Elastic-Product", "Elasticsearch") // as Elasticsearch 8 answers
 			w.Write([]byte(`{"status":"green"}`))
 			return
 		}

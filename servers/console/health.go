@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -12,10 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"brun/base/config"
+	"brun/base/esx"
 	"brun/base/logging"
 	"brun/base/metrics"
 )
@@ -185,40 +186,43 @@ func probeES(ctx context.Context, base string, e config.ES) error {
 }
 
 // esDo sends one request to the Elasticsearch at base with es.apikey or
-// es.username/password and es.tls.*; body, when not nil, is JSON.
+// es.username/password and es.tls.*, through the client the transfer
+// uses too (package esx); body, when not nil, is JSON.
 func esDo(ctx context.Context, e config.ES, base, method, path string, body []byte) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, rd)
+	es, err := esClient(e, base)
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch %s: %w", base, err)
+		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	switch {
-	case e.APIKey != "":
-		req.Header.Set("Authorization", "ApiKey "+e.APIKey)
-	case e.Username != "":
-		req.SetBasicAuth(e.Username, e.Password)
-	}
-	tc, err := e.TLS.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("es.%w", err)
-	}
-	if tc == nil && e.TLS.InsecureSkipVerify {
-		// es has no tls.enabled: https:// endpoints turn TLS on, as in the
-		// transfer's client.
-		tc = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
-	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
-	res, err := client.Do(req)
+	res, err := esx.Do(ctx, es, method, path, body)
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch %s: %w", base, err)
 	}
 	return res, nil
+}
+
+// esClients holds one client per endpoint and [es] settings, made on
+// first use, so probes and searches reuse their connections.
+var esClients struct {
+	sync.Mutex
+	m map[string]*elasticsearch.Client
+}
+
+func esClient(e config.ES, base string) (*elasticsearch.Client, error) {
+	key := base + "\x00" + fmt.Sprintf("%#v", e)
+	esClients.Lock()
+	defer esClients.Unlock()
+	if es := esClients.m[key]; es != nil {
+		return es, nil
+	}
+	es, err := esx.New(e, base)
+	if err != nil {
+		return nil, err
+	}
+	if esClients.m == nil {
+		esClients.m = map[string]*elasticsearch.Client{}
+	}
+	esClients.m[key] = es
+	return es, nil
 }
 
 // ProbeES asks the Elasticsearch at base for GET /_cluster/health with

@@ -24,6 +24,7 @@ import (
 	"brun/base/config"
 	"brun/base/etcdx"
 	"brun/base/logging"
+	"brun/base/retry"
 )
 
 const (
@@ -87,26 +88,18 @@ func Spec(cfg *config.Config) []byte {
 // answers.
 func seedJob(ctx context.Context, cfg *config.Config, cli *clientv3.Client, log *logrus.Entry) {
 	key := etcdx.Keys{Prefix: cfg.Etcd.Prefix}.Job(cfg.Agent.ID, JobName)
-	for {
+	retry.Do(ctx, retry.Backoff{Min: time.Second, Max: 5 * time.Second}, func() error {
 		cctx, cancel := context.WithTimeout(ctx, cfg.Etcd.DialTimeout)
+		defer cancel()
 		res, err := cli.Txn(cctx).
 			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, string(Spec(cfg)))).
 			Commit()
-		cancel()
-		if err == nil {
-			if res.Succeeded {
-				log.WithField("key", key).Info("demo job created")
-			}
-			return
+		if err == nil && res.Succeeded {
+			log.WithField("key", key).Info("demo job created")
 		}
-		log.Warnf("creating the demo job %s: %v; retrying", key, err)
-		select {
-		case <-time.After(5 * time.Second):
-		case <-ctx.Done():
-			return
-		}
-	}
+		return err
+	}, func(err error, _ int) { log.Warnf("creating the demo job %s: %v; retrying", key, err) })
 }
 
 // writer appends demo lines, rotating the file at maxBytes.

@@ -84,7 +84,7 @@ type benchResult struct {
 // pre-built bulk bodies with workers concurrent senders.
 func loader(b *testing.B, topic string, n, workers, actions int) benchResult {
 	pat, _ := indexname.Parse("{topic}-{yyyy.MM.dd}")
-	p := newPartition(topic, 0, 0, pat, func(int64) {})
+	p := newPartition(topic, 0, pat)
 	var bodies [][]byte
 	var body []byte
 	read := time.Now()

@@ -19,7 +19,10 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"brun/base/config"
+	"brun/base/esx"
 	"brun/base/logging"
+	"brun/base/retry"
+	"brun/servers/ack"
 	"brun/servers/indexname"
 )
 
@@ -108,8 +111,10 @@ func (f *fakeES) reqs() [][]string {
 type harness struct {
 	t     *testing.T
 	fake  *fakeES
-	w     *bulkWriter
+	s     *esSink
+	w     *bulkWriter // the writer in front of s
 	p     *partition
+	win   *ack.Window // the partition's documents in flight
 	mu    sync.Mutex
 	marks []int64
 }
@@ -124,30 +129,35 @@ func newHarness(t *testing.T, fake *fakeES, cfg writerConfig) *harness {
 	}
 	h := &harness{t: t, fake: fake}
 	pat, _ := indexname.Parse("{topic}-{yyyy.MM.dd}")
-	h.p = newPartition("app", 0, 0, pat, func(off int64) {
-		h.mu.Lock()
-		h.marks = append(h.marks, off)
-		h.mu.Unlock()
-	})
+	h.p = newPartition("app", 0, pat)
+	h.win = ack.NewWindow(1<<20, 0)
 	ready := make(chan struct{})
 	close(ready)
-	h.w = &bulkWriter{es: es, cfg: cfg, log: logging.For("bulk-test"), ready: ready, now: func() time.Time { return nowTime }}
+	h.s = &esSink{es: es, cfg: cfg, log: logging.For("bulk-test"), now: func() time.Time { return nowTime }}
+	h.w = &bulkWriter{out: h.s, cfg: cfg, ready: ready}
 	return h
 }
 
-var fastRetries = writerConfig{limits: testLimits(100, 1<<20, 10*time.Millisecond), minBackoff: time.Millisecond, maxBackoff: 5 * time.Millisecond}
+var fastRetries = writerConfig{limits: testLimits(100, 1<<20, 10*time.Millisecond), backoff: retry.Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}}
 
-// docs makes n documents with ids id-0 ... of Kafka offsets 0..n-1.
+// docs makes n documents with ids id-0 ... of Kafka offsets 0..n-1,
+// whose completions move the window and record its watermarks.
 func (h *harness) docs(n int) []*document {
 	var out []*document
 	for i := 0; i < n; i++ {
 		v := fmt.Sprintf(`{"@timestamp":"2026-11-25T04:05:06.789Z","message":"line %d","event":{"id":"id-%d"}}`, i, i)
 		d := h.p.newDocument([]byte(v), int64(i), kafkaTime, nowTime)
-		tk, err := h.p.win.Add(context.Background(), int64(i)+1)
+		tk, err := h.win.Add(context.Background(), int64(i)+1)
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		d.ticket = tk
+		d.done = func() {
+			if wm, moved := h.win.Done(tk); moved {
+				h.mu.Lock()
+				h.marks = append(h.marks, wm)
+				h.mu.Unlock()
+			}
+		}
 		out = append(out, d)
 	}
 	return out
@@ -183,7 +193,7 @@ func TestOnlyFailedItemsAreRetried(t *testing.T) {
 				return 201, ""
 			}}
 			h := newHarness(t, fake, fastRetries)
-			h.w.write(context.Background(), h.docs(6))
+			h.s.write(context.Background(), h.docs(6))
 			reqs := fake.reqs()
 			if len(reqs) != c.failFor+1 {
 				t.Fatalf("%d requests, want %d: %v", len(reqs), c.failFor+1, reqs)
@@ -226,7 +236,7 @@ func TestWatermarkNeverPassesAFailedItem(t *testing.T) {
 	}}
 	h := newHarness(t, fake, fastRetries)
 	done := make(chan struct{})
-	go func() { h.w.write(context.Background(), h.docs(10)); close(done) }()
+	go func() { h.s.write(context.Background(), h.docs(10)); close(done) }()
 	stuck.Wait() // id-3 has failed at least 5 times; everything else is stored
 	h.mu.Lock()
 	marks := slices.Clone(h.marks)
@@ -264,7 +274,7 @@ func TestWholeRequestFailureRetriesEverything(t *testing.T) {
 				},
 			}
 			h = newHarness(t, fake, fastRetries)
-			h.w.write(context.Background(), h.docs(5))
+			h.s.write(context.Background(), h.docs(5))
 			if got := len(fake.reqs()); got != 4 {
 				t.Fatalf("%d requests, want 4", got)
 			}
@@ -288,7 +298,7 @@ func TestRefusedItemIsDeadLettered(t *testing.T) {
 		return 201, ""
 	}}
 	h := newHarness(t, fake, fastRetries)
-	h.w.write(context.Background(), h.docs(3))
+	h.s.write(context.Background(), h.docs(3))
 	reqs := fake.reqs()
 	if len(reqs) != 2 || !slices.Equal(reqs[1], []string{"deadletter-2026.11.26/id-1"}) {
 		t.Fatalf("requests %v, want the 3 documents, then id-1's dead letter alone", reqs)
@@ -321,7 +331,7 @@ func TestRefusedDeadLetterIsRetried(t *testing.T) {
 		return 201, ""
 	}}
 	h := newHarness(t, fake, fastRetries)
-	h.w.write(context.Background(), h.docs(2))
+	h.s.write(context.Background(), h.docs(2))
 	if n := len(fake.reqs()); n != 4 {
 		t.Fatalf("%d requests, want 4 (documents, then the dead letter 3 times)", n)
 	}
@@ -347,9 +357,9 @@ func TestTooLargeBulkIsSplit(t *testing.T) {
 	docs := h.docs(16)
 	big := fmt.Sprintf(`{"message":%q,"event":{"id":"huge"}}`, strings.Repeat("x", 2*limit))
 	huge := h.p.newDocument([]byte(big), 7, kafkaTime, nowTime)
-	huge.ticket = docs[7].ticket
+	huge.done = docs[7].done
 	docs[7] = huge
-	h.w.write(context.Background(), docs)
+	h.s.write(context.Background(), docs)
 	stored := map[string]int{}
 	for i, r := range fake.reqs() {
 		if i > 0 && len(r) > 8 {
@@ -383,8 +393,8 @@ func TestBatching(t *testing.T) {
 		n     int
 		sizes []int
 	}{
-		{"by count, rest by time", writerConfig{limits: testLimits(3, 1<<20, 20*time.Millisecond), minBackoff: time.Millisecond, maxBackoff: time.Millisecond}, 7, []int{3, 3, 1}},
-		{"by bytes", writerConfig{limits: testLimits(100, 400, time.Hour), minBackoff: time.Millisecond, maxBackoff: time.Millisecond}, 6, []int{3, 3}},
+		{"by count, rest by time", writerConfig{limits: testLimits(3, 1<<20, 20*time.Millisecond), backoff: retry.Backoff{Min: time.Millisecond, Max: time.Millisecond}}, 7, []int{3, 3, 1}},
+		{"by bytes", writerConfig{limits: testLimits(100, 400, time.Hour), backoff: retry.Backoff{Min: time.Millisecond, Max: time.Millisecond}}, 6, []int{3, 3}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -420,9 +430,9 @@ func TestESClientReadsTheClientCertificate(t *testing.T) {
 	c.Endpoints = []string{"https://127.0.0.1:9200"}
 	c.TLS.Cert = filepath.Join(t.TempDir(), "missing.crt")
 	c.TLS.Key = filepath.Join(t.TempDir(), "missing.key")
-	_, err := newES(c)
+	_, err := esx.New(c)
 	if err == nil || !strings.Contains(err.Error(), "es.tls.cert") || !strings.Contains(err.Error(), c.TLS.Cert) {
-		t.Fatalf("newES with an unreadable client certificate: %v, want an error naming es.tls.cert and its path", err)
+		t.Fatalf("esx.New with an unreadable client certificate: %v, want an error naming es.tls.cert and its path", err)
 	}
 }
 

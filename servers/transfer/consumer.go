@@ -16,6 +16,7 @@ import (
 	"brun/base/config"
 	"brun/base/kafkax"
 	"brun/base/metrics"
+	"brun/base/retry"
 	"brun/servers/ack"
 	"brun/servers/indexname"
 )
@@ -64,18 +65,56 @@ type topicPartition struct {
 // commits are, and whether it was taken away.
 type claim struct {
 	p *partition
-	// started is set once p's window exists: it starts at the offset of
-	// the first record fetched. Set by the polling goroutine, read by the
-	// commits.
+	// win tracks the partition's documents in flight; its contiguous
+	// watermark is the offset committed. It starts at the offset of the
+	// first record fetched: set once by the polling goroutine (then
+	// started is set), read by the commits.
+	win       *ack.Window
 	started   atomic.Bool
 	next      int64        // the offset after the last record handed on; the polling goroutine's
 	committed atomic.Int64 // the last offset committed (-1: none by this member)
 	gone      chan struct{}
 	goneOnce  sync.Once
 	abandoned atomic.Int64 // documents added to the window and never handed on
+	// progress is signalled when a document is done or abandoned: a
+	// revoke waits on it for the partition's documents in flight.
+	progress chan struct{}
+}
+
+func newClaim(p *partition) *claim {
+	cm := &claim{p: p, gone: make(chan struct{}), progress: make(chan struct{}, 1)}
+	cm.committed.Store(-1)
+	return cm
 }
 
 func (c *claim) revoke() { c.goneOnce.Do(func() { close(c.gone) }) }
+
+// document returns r as a document whose done finishes its place t in
+// the window.
+func (c *claim) document(r *kgo.Record, t ack.Ticket, seen time.Time) *document {
+	return &document{raw: r.Value, offset: r.Offset, kafkaTime: r.Timestamp, seen: seen, part: c.p,
+		done: func() { c.win.Done(t); c.signal() }}
+}
+
+func (c *claim) signal() {
+	select {
+	case c.progress <- struct{}{}:
+	default:
+	}
+}
+
+// drain waits until every document handed on is done, or until deadline.
+func (c *claim) drain(deadline time.Time) {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for c.started.Load() && int64(c.win.InFlight()) > c.abandoned.Load() {
+		select {
+		case <-c.progress:
+		case <-t.C:
+			return
+		}
+	}
+}
 
 // run consumes the topics of topics until ctx ends, joining again with the
 // new list whenever it changes. A change takes the partitions away like a
@@ -121,25 +160,19 @@ func (c *consumer) run(ctx context.Context, topics *topicSet) {
 // (the options are checked before, so only TLS files can fail here, and
 // they are retried).
 func (c *consumer) open(ctx context.Context, topics []string) bool {
-	for {
+	return retry.Do(ctx, retry.Backoff{Min: time.Second, Max: 10 * time.Second}, func() error {
 		opts, err := consumerOptions(c.cfg, topics)
-		if err == nil {
-			opts = append(opts,
-				kgo.OnPartitionsAssigned(c.assigned),
-				kgo.OnPartitionsRevoked(c.revoked),
-				kgo.OnPartitionsLost(c.lost),
-			)
-			if c.cl, err = kgo.NewClient(opts...); err == nil {
-				return true
-			}
+		if err != nil {
+			return err
 		}
-		c.log.Errorf("kafka: %v; trying again", err)
-		select {
-		case <-time.After(10 * time.Second):
-		case <-ctx.Done():
-			return false
-		}
-	}
+		opts = append(opts,
+			kgo.OnPartitionsAssigned(c.assigned),
+			kgo.OnPartitionsRevoked(c.revoked),
+			kgo.OnPartitionsLost(c.lost),
+		)
+		c.cl, err = kgo.NewClient(opts...)
+		return err
+	}, func(err error, _ int) { c.log.Errorf("kafka: %v; trying again", err) }) == nil
 }
 
 // consumerOptions are franz-go's options for the transfer: the group,
@@ -178,9 +211,7 @@ func (c *consumer) assigned(_ context.Context, _ *kgo.Client, got map[string][]i
 	}
 	for topic, ids := range got {
 		for _, id := range ids {
-			cm := &claim{p: newStream(topic, id, c.pattern), gone: make(chan struct{})}
-			cm.committed.Store(-1)
-			c.parts[topicPartition{topic, id}] = cm
+			c.parts[topicPartition{topic, id}] = newClaim(newPartition(topic, id, c.pattern))
 		}
 	}
 	c.log.WithField("partitions", got).Info("partitions assigned")
@@ -194,9 +225,7 @@ func (c *consumer) revoked(ctx context.Context, cl *kgo.Client, lost map[string]
 	gone := c.take(lost)
 	deadline := time.Now().Add(rebalanceDrain)
 	for _, cm := range gone {
-		for cm.started.Load() && int64(cm.p.win.InFlight()) > cm.abandoned.Load() && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		cm.drain(deadline)
 	}
 	c.commit(ctx, cl, gone)
 	c.log.WithField("partitions", lost).Info("partitions revoked")
@@ -272,22 +301,23 @@ func (c *consumer) handOn(ctx context.Context, fp kgo.FetchTopicPartition) {
 			continue // fetched again before this claim: already handed on
 		}
 		if !started {
-			cm.p.win = ack.NewWindow(maxUnackedPerPartition, r.Offset)
+			cm.win = ack.NewWindow(maxUnackedPerPartition, r.Offset)
 			cm.started.Store(true)
 		}
-		tk, err := cm.p.win.Add(ctx, r.Offset+1)
+		tk, err := cm.win.Add(ctx, r.Offset+1)
 		if err != nil {
 			return
 		}
-		d := &document{raw: r.Value, offset: r.Offset, kafkaTime: r.Timestamp, seen: now, part: cm.p, ticket: tk}
 		select {
-		case c.out <- d:
+		case c.out <- cm.document(r, tk, now):
 			cm.next = r.Offset + 1
 		case <-ctx.Done():
 			cm.abandoned.Add(1) // never handed on, so never done
+			cm.signal()
 			return
 		case <-cm.gone:
 			cm.abandoned.Add(1)
+			cm.signal()
 			return
 		}
 	}
@@ -324,7 +354,7 @@ func (c *consumer) commit(ctx context.Context, cl *kgo.Client, claims []*claim) 
 		if !cm.started.Load() {
 			continue
 		}
-		wm := cm.p.win.Watermark()
+		wm := cm.win.Watermark()
 		if wm <= cm.committed.Load() {
 			continue
 		}

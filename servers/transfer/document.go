@@ -10,16 +10,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"brun/base/metrics"
-	"brun/servers/ack"
 	"brun/servers/event"
-	"brun/servers/handoff"
 	"brun/servers/indexname"
 	"brun/servers/transfer/enrich"
 )
 
-// document is one Kafka record on its way to Elasticsearch. It carries its
-// own completion: done() is called once ES stored it (or its dead-letter
-// copy), and only that moves its partition's commit watermark.
+// document is one record on its way to Elasticsearch: a Kafka record, or
+// an event handed over in process. It carries its own completion, built
+// by the source that made it: done is called once Elasticsearch (or the
+// local files) stored it or its dead-letter copy, and only that lets the
+// source move on (commit the Kafka offset, ack the hand-off).
 type document struct {
 	// raw is the record as Kafka holds it.
 	raw       []byte
@@ -38,21 +38,11 @@ type document struct {
 	// deadLetter marks the dead-letter copy of a refused document.
 	deadLetter bool
 
-	part   *partition
-	ticket ack.Ticket
-	// msg is set for an event handed over in process (no Kafka): done
-	// acks it instead of a ticket.
-	msg handoff.Message
-}
-
-// done completes the document: its ticket is finished, and the partition's
-// offset is marked if the watermark moved. Call it exactly once.
-func (d *document) done() {
-	if d.msg != nil {
-		d.part.queue.Ack(d.msg)
-		return
-	}
-	d.part.done(d.ticket)
+	part *partition // names the document and counts it
+	// done completes the document; call it exactly once. The Kafka claim
+	// makes it finish the record's place in the partition's window; the
+	// hand-off makes it ack the event to the agent.
+	done func()
 }
 
 // id returns the document's _id, read back from its action line (for logs
@@ -87,53 +77,24 @@ func actionEnd(entry []byte) int {
 	return len(entry)
 }
 
-// partition is one claimed Kafka partition (or one topic's events handed
-// over in process): its ack window, how its documents are named, and its
-// metric children. Its documents are built
-// by the claim's goroutine only; done may be called from any writer.
+// partition is where documents come from: one Kafka partition, or one
+// topic's events handed over in process (id -1). It names its documents
+// (topic, partition, index pattern) and holds their metric children; what
+// completes them is each document's own done.
 type partition struct {
-	topic string
-	id    int32
-	win   *ack.Window
-	// mark, when set, is told each new watermark (the next offset to
-	// read); the consumer instead commits the watermark every second.
-	mark    func(offset int64)
+	topic   string
+	id      int32
 	pattern *indexname.Pattern
 
 	indexed, retried, deadLettered prometheus.Counter
-
-	// queue is set, and win and mark are not, for the events of one topic
-	// handed over in process: each is acked on its own.
-	queue *handoff.Queue
-	seq   int64 // events taken from queue
 }
 
-func newPartition(topic string, id int32, start int64, pattern *indexname.Pattern, mark func(int64)) *partition {
-	p := newStream(topic, id, pattern)
-	p.win, p.mark = ack.NewWindow(maxUnackedPerPartition, start), mark
-	return p
-}
-
-// newHandoffStream returns the stream of one topic's events handed over
-// in process by q.
-func newHandoffStream(topic string, pattern *indexname.Pattern, q *handoff.Queue) *partition {
-	p := newStream(topic, -1, pattern)
-	p.queue = q
-	return p
-}
-
-func newStream(topic string, id int32, pattern *indexname.Pattern) *partition {
+func newPartition(topic string, id int32, pattern *indexname.Pattern) *partition {
 	return &partition{
 		topic: topic, id: id, pattern: pattern,
 		indexed:      metrics.DocsIndexed.WithLabelValues(topic),
 		retried:      metrics.DocsRetried.WithLabelValues(topic),
 		deadLettered: metrics.DocsDeadLettered.WithLabelValues(topic),
-	}
-}
-
-func (p *partition) done(t ack.Ticket) {
-	if wm, moved := p.win.Done(t); moved && p.mark != nil {
-		p.mark(wm)
 	}
 }
 

@@ -25,7 +25,7 @@ func testPartition(t *testing.T, pattern string) *partition {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newPartition("App", 3, 0, p, func(int64) {})
+	return newPartition("App", 3, p)
 }
 
 // splitEntry checks a document's two _bulk lines and decodes them.
@@ -190,7 +190,11 @@ func TestDeadLetterCopy(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", path, got, w)
 		}
 	}
-	if !dl.deadLetter || dl.part != d.part || dl.ticket != d.ticket {
+	completed := 0
+	d.done = func() { completed++ }
+	dl = d.toDeadLetter("document_parsing_exception", "failed to parse field [log.offset]", nowTime)
+	dl.done()
+	if !dl.deadLetter || dl.part != d.part || completed != 1 {
 		t.Error("the dead letter does not carry the original's completion")
 	}
 }
@@ -205,7 +209,7 @@ func TestParseRecordRejects(t *testing.T) {
 
 func BenchmarkNewDocument(b *testing.B) {
 	pat, _ := indexname.Parse("{topic}-{yyyy.MM.dd}")
-	p := newPartition("app", 0, 0, pat, func(int64) {})
+	p := newPartition("app", 0, pat)
 	value := agentRecord("2026-11-25 04:05:06,789 INFO [main] request handled seq=000042 user=alice path=/api/v1/items status=200")
 	b.SetBytes(int64(len(value)))
 	b.ReportAllocs()
@@ -216,7 +220,7 @@ func BenchmarkNewDocument(b *testing.B) {
 
 func BenchmarkNewDocumentPlainNoTime(b *testing.B) {
 	pat, _ := indexname.Parse("{topic}-{yyyy.MM.dd}")
-	p := newPartition("app", 0, 0, pat, func(int64) {})
+	p := newPartition("app", 0, pat)
 	value := agentRecord(`127.0.0.1 - - "GET /index.html HTTP/1.1" 200 512 "-" "curl/8.0" took 12ms`)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -2,12 +2,9 @@ package transfer
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"brun/base/config"
+	"brun/base/retry"
 	"brun/servers/indexname"
 )
 
@@ -31,76 +29,24 @@ const (
 	deadLetterPriority     = 501
 )
 
-// newES returns the Elasticsearch client for es.endpoints, with
-// es.username/password or es.apikey, es.tls.ca and
-// es.tls.insecureSkipVerify. The client does not retry: the writers retry
-// item by item, with backoff.
-func newES(c config.ES) (*elasticsearch.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	tr.MaxIdleConnsPerHost = c.Nums + 2
-	tr.ResponseHeaderTimeout = bulkTimeout
-	// The same TLS as every other client of brun: CA, client certificate
-	// (es.tls.cert, es.tls.key) and insecureSkipVerify, which is honoured
-	// without a CA too, as the console does.
-	tc, err := c.TLS.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("es.%w", err)
-	}
-	if tc == nil && c.TLS.InsecureSkipVerify {
-		tc = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
-	}
-	tr.TLSClientConfig = tc
-	ec := elasticsearch.Config{
-		Addresses:    c.Endpoints,
-		Transport:    tr,
-		DisableRetry: true,
-	}
-	if c.APIKey != "" {
-		ec.APIKey = c.APIKey
-	} else {
-		ec.Username, ec.Password = c.Username, c.Password
-	}
-	es, err := elasticsearch.NewClient(ec)
-	if err != nil {
-		return nil, fmt.Errorf("es.endpoints: %w", err)
-	}
-	return es, nil
-}
-
 // setupES waits until Elasticsearch answers _cluster/health with yellow
 // or green (GET / is not used: some distributions refuse it), then
 // installs brun's index templates. It retries, with backoff, until that
 // works or ctx ends; it returns ctx's error only.
 func setupES(ctx context.Context, es *elasticsearch.Client, c config.ES, pattern *indexname.Pattern, log *logrus.Entry) error {
-	backoff := 500 * time.Millisecond
-	var last string
-	for {
-		err := ready(ctx, es)
-		if err == nil {
-			err = putTemplate(ctx, es, templateName, brunTemplate(c, pattern))
+	err := retry.Do(ctx, retry.Backoff{Min: 500 * time.Millisecond, Max: maxBackoff}, func() error {
+		if err := ready(ctx, es); err != nil {
+			return err
 		}
-		if err == nil {
-			err = putTemplate(ctx, es, deadLetterTemplateName, deadLetterTemplate(c))
+		if err := putTemplate(ctx, es, templateName, brunTemplate(c, pattern)); err != nil {
+			return err
 		}
-		if err == nil {
-			log.WithField("pattern", pattern.Wildcard()).Info("elasticsearch ready; index templates installed")
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err.Error() != last {
-			log.Warnf("es.endpoints: elasticsearch not ready, retrying: %v", err)
-			last = err.Error()
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		backoff = min(backoff*2, maxBackoff)
+		return putTemplate(ctx, es, deadLetterTemplateName, deadLetterTemplate(c))
+	}, func(err error, _ int) { log.Warnf("es.endpoints: elasticsearch not ready, retrying: %v", err) })
+	if err == nil {
+		log.WithField("pattern", pattern.Wildcard()).Info("elasticsearch ready; index templates installed")
 	}
+	return err
 }
 
 func ready(ctx context.Context, es *elasticsearch.Client) error {

@@ -241,7 +241,7 @@ func FuzzBuild(f *testing.F) {
 		f.Fatal(err)
 	}
 	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	p := newStream("App", 3, pat) // no ack window: build does not use it
+	p := newPartition("App", 3, pat)
 	f.Fuzz(func(t *testing.T, value []byte, offset, kafkaMs int64) {
 		kt := time.Time{}
 		if kafkaMs != 0 {

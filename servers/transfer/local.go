@@ -7,6 +7,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"brun/base/retry"
 	"brun/servers/filestore"
 	"brun/servers/handoff"
 	"brun/servers/indexname"
@@ -26,16 +27,20 @@ import (
 // of this run, for dead letters and logs.
 func consumeHandoff(q *handoff.Queue, out chan<- *document, pattern *indexname.Pattern, log *logrus.Entry) {
 	log.Info("kafka.endpoints is empty: taking events from the agent in this process")
-	parts := map[string]*partition{}
+	type stream struct {
+		p   *partition
+		seq int64 // events of the topic taken so far
+	}
+	streams := map[string]*stream{}
 	for m := range q.Messages() {
 		topic, value := m.Event()
-		p := parts[topic]
-		if p == nil {
-			p = newHandoffStream(topic, pattern, q)
-			parts[topic] = p
+		s := streams[topic]
+		if s == nil {
+			s = &stream{p: newPartition(topic, -1, pattern)}
+			streams[topic] = s
 		}
-		out <- &document{raw: value, offset: p.seq, seen: time.Now(), part: p, msg: m}
-		p.seq++
+		out <- &document{raw: value, offset: s.seq, seen: time.Now(), part: s.p, done: func() { q.Ack(m) }}
+		s.seq++
 	}
 }
 
@@ -49,32 +54,37 @@ func (d *document) localDoc() filestore.Doc {
 	return filestore.Doc{Index: d.indexName, ID: id, Source: d.entry[d.src : len(d.entry)-1]}
 }
 
-// writeLocal stores batch in the local files, retrying with backoff while
-// the disk refuses (full, read-only), and completes each document once it
-// is stored. Until then this writer takes nothing new: the channel fills
-// and the agent's readers wait.
-func (w *bulkWriter) writeLocal(ctx context.Context, batch []*document) {
+// fileSink is the writer's sink when es.endpoints is empty: the local
+// NDJSON files (package filestore), written by one writer.
+type fileSink struct {
+	store *filestore.Store
+	cfg   writerConfig
+	log   *logrus.Entry
+	now   func() time.Time
+}
+
+// write stores batch in the local files, retrying with backoff while the
+// disk refuses (full, read-only), and completes each document once it is
+// stored. Until then this writer takes nothing new: the channel fills and
+// the agent's readers wait.
+func (s *fileSink) write(ctx context.Context, batch []*document) {
 	docs := make([]filestore.Doc, len(batch))
 	for i, d := range batch {
 		docs[i] = d.localDoc()
 	}
-	backoff := w.cfg.minBackoff
-	for attempt := 1; ; attempt++ {
-		skipped, err := w.store.Write(docs, w.now())
-		if err == nil {
-			if skipped > 0 {
-				w.log.Debugf("skipped %d document(s) already written (a replay)", skipped)
-			}
-			break
+	err := retry.Do(ctx, s.cfg.backoff, func() error {
+		skipped, err := s.store.Write(docs, s.now())
+		if err == nil && skipped > 0 {
+			s.log.Debugf("skipped %d document(s) already written (a replay)", skipped)
 		}
-		if attempt == 1 || attempt%10 == 0 {
-			w.log.Warnf("writing %d document(s) to local files failed (attempt %d), retrying: %v", len(docs), attempt, err)
-		}
-		if !w.backoff(ctx, &backoff) {
-			return
-		}
+		return err
+	}, func(err error, attempt int) {
+		s.log.Warnf("writing %d document(s) to local files failed (attempt %d), retrying: %v", len(docs), attempt, err)
+	})
+	if err != nil {
+		return // ctx ended: the batch stays unacked
 	}
 	for _, d := range batch {
-		w.stored(d)
+		finish(d)
 	}
 }

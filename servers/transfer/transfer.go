@@ -8,6 +8,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"brun/base/config"
+	"brun/base/esx"
 	"brun/base/etcdx"
 	"brun/base/logging"
 	"brun/base/metrics"
@@ -139,12 +140,13 @@ func startWriters(ctx context.Context, cfg *config.Config, wc writerConfig, patt
 		go func() {
 			defer wg.Done()
 			defer store.Close()
-			w := &bulkWriter{store: store, in: docs, cfg: wc, log: logging.For("files"), ready: ready, now: time.Now}
+			out := &fileSink{store: store, cfg: wc, log: logging.For("files"), now: time.Now}
+			w := &bulkWriter{out: out, in: docs, cfg: wc, ready: ready}
 			w.run(ctx)
 		}()
 		return &wg, nil
 	}
-	es, err := newES(cfg.ES)
+	es, err := esx.New(cfg.ES)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +159,8 @@ func startWriters(ctx context.Context, cfg *config.Config, wc writerConfig, patt
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &bulkWriter{es: es, in: docs, cfg: wc, log: logging.For("bulk"), ready: ready, now: time.Now}
+			out := &esSink{es: es, cfg: wc, log: logging.For("bulk"), now: time.Now}
+			w := &bulkWriter{out: out, in: docs, cfg: wc, ready: ready}
 			w.run(ctx)
 		}()
 	}
