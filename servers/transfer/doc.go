@@ -6,9 +6,19 @@
 //	record.go    finding fields in a record without decoding it
 //	index.go     es.index: index names and the template's pattern
 //	enrich/      time and level of plain lines
-//	bulk.go      es.nums writers: bulks, per-item retries, splits
-//	es.go        the client, readiness, index templates
+//	bulk.go      the writers: batches by count, bytes and time, handed
+//	             to the writer's sink
+//	essink.go    the Elasticsearch sink: _bulk, per-item retries, splits,
+//	             dead letters
+//	local.go     the stand-ins: the agent's events handed over in process
+//	             (no Kafka), and the local-files sink (no Elasticsearch)
+//	es.go        readiness and index templates (the client is base/esx)
 //	topics.go    which topics: transfer.topics or every job's, from etcd
+//
+// Each document carries its own completion, built by its source: the
+// Kafka claim's finishes its place in the partition's window, the
+// hand-off's acks the agent's event. A sink completes what it stored and
+// never asks where a document came from.
 //
 // A Kafka offset is committed only when the document of that message and of
 // every earlier message of its partition is stored (or dead-lettered);
