@@ -62,13 +62,13 @@ type Proc struct {
 	done chan error
 }
 
-// StartBrun runs brun -c conf with its output (stderr logs: use an empty
+// StartBrun runs brun -c conf (and args) with its output (stderr logs: use an empty
 // log.dir) collected in Logs. The process is killed when the test ends,
 // and its log is printed if the test failed.
-func StartBrun(t testing.TB, conf string) *Proc {
+func StartBrun(t testing.TB, conf string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{t: t, Logs: NewSyncBuffer(), done: make(chan error, 1)}
-	p.cmd = exec.Command(Binary(t), "-c", conf)
+	p.cmd = exec.Command(Binary(t), append([]string{"-c", conf}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.Logs, p.Logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

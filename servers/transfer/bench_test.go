@@ -31,6 +31,10 @@ import (
 // Rates are taken between the first and the last document stored, so the
 // transfer's start (joining the group) is not counted. It runs two rounds,
 // in opposite orders, and reports their means.
+//
+// BRUN_BENCH_INI adds ini lines to the transfer's (for example
+// "[es]\nchanSize = 10000"); BRUN_BENCH_CPUPROFILE=path writes the
+// transfer's CPU profile of each round to path.1 and path.2.
 func BenchmarkTransferVsBulkLoader(b *testing.B) {
 	testkit.Integration(b)
 	n := 1000000
@@ -54,9 +58,9 @@ func BenchmarkTransferVsBulkLoader(b *testing.B) {
 			b.Logf("round %d: produced %d events to %s in %v", round+1, n, topic, time.Since(start).Round(time.Millisecond))
 			if round == 0 {
 				ld[round] = loader(b, loadTopic, n, workers, actions)
-				tr[round] = transferRun(b, topic, group, n, parts, workers)
+				tr[round] = transferRun(b, topic, group, n, parts, workers, round+1)
 			} else {
-				tr[round] = transferRun(b, topic, group, n, parts, workers)
+				tr[round] = transferRun(b, topic, group, n, parts, workers, round+1)
 				ld[round] = loader(b, loadTopic, n, workers, actions)
 			}
 			b.Logf("round %d: plain loader %.0f docs/s, %.2f CPU-s per million docs", round+1, ld[round].rate, ld[round].cpuPerM)
@@ -136,7 +140,7 @@ func loader(b *testing.B, topic string, n, workers, actions int) benchResult {
 
 // transferRun runs bin/brun as the transfer of topic until all n events
 // are stored, sampling its stored-documents counter.
-func transferRun(b *testing.B, topic, group string, n int, parts int32, workers int) benchResult {
+func transferRun(b *testing.B, topic, group string, n int, parts int32, workers, round int) benchResult {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	metricsAddr := ln.Addr().String()
 	ln.Close()
@@ -144,10 +148,15 @@ func transferRun(b *testing.B, topic, group string, n int, parts int32, workers 
 	conf := dir + "/brun.ini"
 	ini := fmt.Sprintf("[brun]\nroles = transfer\ndata.dir = %s/data\nmetrics.listen = %s\n[etcd]\nendpoints = %s\n[kafka]\nendpoints = %s\n[es]\nendpoints = %s\nnums = %d\n[transfer]\ntopics = %s\ngroup = %s\n[log]\ndir =\nlevel = warn\n",
 		dir, metricsAddr, testkit.EtcdAddr, testkit.KafkaAddr, testkit.ESURL, workers, topic, group)
+	ini += strings.ReplaceAll(os.Getenv("BRUN_BENCH_INI"), `\n`, "\n") + "\n"
 	if err := os.WriteFile(conf, []byte(ini), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	p := testkit.StartBrun(b, conf)
+	var args []string
+	if prof := os.Getenv("BRUN_BENCH_CPUPROFILE"); prof != "" {
+		args = []string{"-cpuprofile", fmt.Sprintf("%s.%d", prof, round)}
+	}
+	p := testkit.StartBrun(b, conf, args...)
 	var t0 time.Time
 	var n0 int
 	var cpu0 float64
