@@ -408,10 +408,8 @@ func (h *harvester) finish(ctx context.Context, lr *lineReader) error {
 	if h.ml != nil && !h.ml.flush(h.emitter(ctx)) {
 		return nil
 	}
-	for h.s.win.InFlight() > 0 {
-		if !sleep(ctx, 100*time.Millisecond) {
-			return nil
-		}
+	if h.s.win.Idle(ctx) != nil {
+		return nil
 	}
 	h.t.log.Infof("done with %s: read and shipped to its end", h.path)
 	return nil
