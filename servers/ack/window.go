@@ -27,6 +27,9 @@ type Window struct {
 	n       int    // items in flight
 	headSeq uint64 // ticket of ring[head]
 	nextSeq uint64 // ticket the next Add returns
+	// idle is made by Idle while items are in flight, and closed by Done
+	// when the last one is done; nil while no one waits.
+	idle chan struct{}
 
 	watermark atomic.Int64
 }
@@ -137,11 +140,39 @@ func (w *Window) Done(t Ticket) (int64, bool) {
 		return w.watermark.Load(), false
 	}
 	w.watermark.Store(wm)
+	if w.n == 0 && w.idle != nil { // only when someone waits in Idle
+		close(w.idle)
+		w.idle = nil
+	}
 	select {
 	case w.space <- struct{}{}: // wakes an Add waiting for a place
 	default:
 	}
 	return wm, true
+}
+
+// Idle blocks until nothing is in flight, and returns nil then; it
+// returns ctx's error if ctx ends first. It is for the stream's reader,
+// which adds nothing while it waits: items added meanwhile by another
+// goroutine would count too, and Idle would return only when they were
+// done as well. It costs Done nothing unless someone waits.
+func (w *Window) Idle(ctx context.Context) error {
+	w.mu.Lock()
+	if w.n == 0 {
+		w.mu.Unlock()
+		return nil
+	}
+	if w.idle == nil {
+		w.idle = make(chan struct{})
+	}
+	idle := w.idle
+	w.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Oldest returns when the oldest item in flight was added (by AddAt); ok

@@ -215,3 +215,99 @@ func TestWindowGrowsAndTrims(t *testing.T) {
 		t.Fatalf("Add after Trim: %v, %v; watermark %d", k, err, w.Watermark())
 	}
 }
+
+// Idle returns only once every item is done, in whatever order, wakes
+// every goroutine waiting in it, and works again after the window filled
+// up anew.
+func TestIdleWaitsForTheLastDone(t *testing.T) {
+	w := NewWindow(8, 0)
+	if err := w.Idle(canceled()); err != nil {
+		t.Fatalf("Idle on an empty window: %v, want nil at once", err)
+	}
+	for round := 0; round < 2; round++ {
+		var tk []Ticket
+		for pos := int64(1); pos <= 3; pos++ {
+			k, err := w.Add(context.Background(), pos)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tk = append(tk, k)
+		}
+		idle := make(chan error, 2)
+		for i := 0; i < 2; i++ {
+			go func() { idle <- w.Idle(context.Background()) }()
+		}
+		waitWaiting(t, w)
+		for _, i := range []int{2, 0} { // the middle item stays in flight
+			w.Done(tk[i])
+			if err := w.Idle(canceled()); err == nil {
+				t.Fatalf("round %d: Idle returned nil with item 1 in flight", round)
+			}
+			select {
+			case err := <-idle:
+				t.Fatalf("round %d: Idle returned (%v) with item 1 in flight", round, err)
+			default:
+			}
+		}
+		w.Done(tk[1])
+		for i := 0; i < 2; i++ {
+			select {
+			case err := <-idle:
+				if err != nil {
+					t.Fatalf("round %d: Idle: %v", round, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("round %d: Idle did not return after the last Done", round)
+			}
+		}
+	}
+}
+
+// Idle gives up with ctx's error when ctx ends while items are in flight.
+func TestIdleEndsWithItsContext(t *testing.T) {
+	w := NewWindow(4, 0)
+	k, _ := w.Add(context.Background(), 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	idle := make(chan error, 1)
+	go func() { idle <- w.Idle(ctx) }()
+	waitWaiting(t, w)
+	cancel()
+	select {
+	case err := <-idle:
+		if err != context.Canceled {
+			t.Fatalf("Idle after cancel: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Idle did not return when its context ended")
+	}
+	w.Done(k) // closes the channel the cancelled waiter left behind
+	if err := w.Idle(canceled()); err != nil {
+		t.Fatalf("Idle on the emptied window: %v", err)
+	}
+}
+
+// canceled returns a context that has already ended.
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// waitWaiting waits until a goroutine is waiting in w.Idle, so the test
+// checks the wake-up by Done, not Idle's look at an empty window.
+func waitWaiting(t *testing.T, w *Window) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w.mu.Lock()
+		waiting := w.idle != nil
+		w.mu.Unlock()
+		if waiting {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no goroutine started waiting in Idle")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -5,6 +5,13 @@
 // (handoff.go); reader and sink are joined by one bounded channel of
 // Records.
 //
+// A job (tailjob.go) finds its files and runs one harvester per file
+// (harvester.go). A harvester is given what it uses and nothing it could
+// reach through: its file's cursor in the registry (cursor.go), its
+// output (the line channel and the largest record the sink takes,
+// record.go), its job's spec, counters, agent.allow and logger. The job
+// reads the harvester's status from what it publishes.
+//
 // A file offset is saved only when the sink has acknowledged every line
 // before it (package ack keeps that watermark). Nothing here drops a line:
 // a full channel or ack window makes the reader wait, a refused record is

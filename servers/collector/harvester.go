@@ -13,9 +13,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sirupsen/logrus"
+
 	"brun/base/metrics"
 	"brun/servers/ack"
 	"brun/servers/event"
+	"brun/servers/job"
 	"brun/servers/status"
 )
 
@@ -46,11 +49,16 @@ const (
 // harvester reads one file (one device and inode) from its saved offset,
 // through truncations, until the file is rotated away and drained, or ctx
 // ends. Errors are logged with the path; they never stop the job.
+//
+// It gets what it uses and nothing it could reach through: the file's
+// cursor in the registry, and from its job the harvestConfig (spec,
+// output, counters, agent.allow, logger). Its job reads its status from
+// what it publishes (view, size).
 type harvester struct {
-	t       *tailJob
+	harvestConfig
+	cur     *cursor
 	path    string
 	f       *os.File
-	key     fileKey
 	primary bool // the job's plain path, not a glob match
 
 	s    *stream
@@ -79,8 +87,28 @@ type fileView struct {
 	win  *ack.Window
 }
 
-func newHarvester(t *tailJob, path string, f *os.File, key fileKey, primary bool) *harvester {
-	return &harvester{t: t, path: path, f: f, key: key, primary: primary}
+// harvestConfig is what a job gives every harvester of its files.
+type harvestConfig struct {
+	spec   job.Spec // topic, line limit, multiline, fields, json, exclude
+	codec  codec    // the spec's encoding
+	src    origin
+	out    output
+	counts *jobCounters
+	// allow returns agent.allow as it is now: a rotated copy is held to
+	// it when it is opened, as the job's own files are.
+	allow func() []string
+	log   *logrus.Entry // with the job's fields
+}
+
+// origin is who sends a harvester's events, as each event names it:
+// host.name, agent.id and the job.
+type origin struct{ host, agentID, job string }
+
+// newHarvester returns the harvester of the open file f, found at path,
+// whose saved offset is held by cur. primary is true for the file a
+// job's plain path names (never closed for being quiet).
+func newHarvester(hc harvestConfig, cur *cursor, path string, f *os.File, primary bool) *harvester {
+	return &harvester{harvestConfig: hc, cur: cur, path: path, f: f, primary: primary}
 }
 
 // errReplaced means the file's first bytes changed under the reader.
@@ -101,7 +129,7 @@ func (c checkedReader) Read(p []byte) (int, error) {
 		// what recognises the file's rotated copy after a truncation.
 		if fp, ok := fingerprint(h.f, fingerprintBytes); ok {
 			h.fp, h.fpLen = fp, fingerprintBytes
-			h.t.c.reg.SetFingerprint(h.t.name, h.key.dev, h.key.ino, h.s.gen, fp, fingerprintBytes)
+			h.cur.setFingerprint(fp, fingerprintBytes)
 		}
 	}
 	n, err := h.f.Read(p)
@@ -117,31 +145,30 @@ func (c checkedReader) Read(p []byte) (int, error) {
 
 func (h *harvester) run(ctx context.Context) {
 	if err := h.follow(ctx); err != nil && ctx.Err() == nil {
-		h.t.log.Errorf("read %s: %v; it is opened again at the next scan", h.path, err)
+		h.log.Errorf("read %s: %v; it is opened again at the next scan", h.path, err)
 	}
 }
 
 func (h *harvester) follow(ctx context.Context) error {
-	t := h.t
 	fi, err := h.f.Stat()
 	if err != nil {
 		return err
 	}
 	h.size.Store(fi.Size())
-	pos, gen, restarted := t.c.reg.Claim(t.name, h.path, h.key.dev, h.key.ino, h.f, fi.Size())
-	if restarted {
-		t.log.Warnf("%s is not the file its saved offset belongs to (truncated or replaced while not read); reading it from the start", h.path)
+	if h.cur.claim(h.f, fi.Size()) {
+		h.log.Warnf("%s is not the file its saved offset belongs to (truncated or replaced while not read); reading it from the start", h.path)
 	}
-	h.newStream(pos, gen)
+	pos := h.cur.position()
+	h.newStream()
 	if _, err := h.f.Seek(pos.Offset, io.SeekStart); err != nil {
 		return err
 	}
-	t.log.WithField("offset", pos.Offset).Infof("reading %s", h.path)
-	if t.spec.Multiline != nil {
-		h.ml = newMultiline(t.spec.Multiline, t.spec.LineLimit())
+	h.log.WithField("offset", pos.Offset).Infof("reading %s", h.path)
+	if h.spec.Multiline != nil {
+		h.ml = newMultiline(h.spec.Multiline, h.spec.LineLimit())
 	}
-	h.dec = t.codec.decoder()
-	lr := newLineReader(checkedReader{h}, pos.Offset, readBufSize, t.spec.LineLimit(), t.codec.nl, t.codec.cr)
+	h.dec = h.codec.decoder()
+	lr := newLineReader(checkedReader{h}, pos.Offset, readBufSize, h.spec.LineLimit(), h.codec.nl, h.codec.cr)
 	lastData, lastRead := time.Now(), pos.Offset
 	var rotatedAt time.Time
 	// unchanged is the file's stat taken after a poll's sleep when it
@@ -166,7 +193,7 @@ func (h *harvester) follow(ctx context.Context) error {
 			return nil
 		}
 		if err == errReplaced {
-			t.log.Warnf("%s was truncated and written again; reading it from the start", h.path)
+			h.log.Warnf("%s was truncated and written again; reading it from the start", h.path)
 			if !h.truncated(ctx, lr) {
 				return nil
 			}
@@ -197,7 +224,7 @@ func (h *harvester) follow(ctx context.Context) error {
 				// (a kernel file), and reading it again would loop.
 				return &RefusedError{Path: h.path, Reason: "has more to read than its size says (a pseudo file); it can't be followed as a log"}
 			}
-			t.log.Warnf("%s was truncated (size %d < offset %d); reading it from the start", h.path, cur.Size(), lr.readOffset())
+			h.log.Warnf("%s was truncated (size %d < offset %d); reading it from the start", h.path, cur.Size(), lr.readOffset())
 			if !h.truncated(ctx, lr) {
 				return nil
 			}
@@ -208,13 +235,13 @@ func (h *harvester) follow(ctx context.Context) error {
 		if h.movedAway(cur) {
 			if rotatedAt.IsZero() {
 				rotatedAt = now
-				t.log.Infof("%s was rotated or deleted; reading the old file to its end", h.path)
+				h.log.Infof("%s was rotated or deleted; reading the old file to its end", h.path)
 			}
 			if idle >= drainGrace && now.Sub(rotatedAt) >= drainGrace {
 				return h.finish(ctx, lr)
 			}
 		} else if !h.primary && idle >= closeInactive && h.s.win.InFlight() == 0 {
-			t.log.Debugf("closing %s: unchanged for %v", h.path, closeInactive)
+			h.log.Debugf("closing %s: unchanged for %v", h.path, closeInactive)
 			return nil
 		}
 		if !sleep(ctx, min(max(idle/4, pollInterval), maxPollInterval)) {
@@ -243,7 +270,7 @@ func (h *harvester) truncated(ctx context.Context, lr *lineReader) bool {
 	from := lr.start
 	for ok {
 		seen[cp.key] = true
-		h.t.log.Infof("reading %s's old content from its rotated copy %s (from offset %d)", h.path, cp.path, from)
+		h.log.Infof("reading %s's old content from its rotated copy %s (from offset %d)", h.path, cp.path, from)
 		if !h.drainCopy(ctx, cp, from) {
 			return false
 		}
@@ -260,7 +287,7 @@ func (h *harvester) truncated(ctx context.Context, lr *lineReader) bool {
 	}
 	h.restart()
 	if _, err := h.f.Seek(0, io.SeekStart); err != nil {
-		h.t.log.Errorf("seek %s: %v", h.path, err)
+		h.log.Errorf("seek %s: %v", h.path, err)
 	}
 	lr.reset(checkedReader{h}, 0)
 	return true
@@ -268,8 +295,8 @@ func (h *harvester) truncated(ctx context.Context, lr *lineReader) bool {
 
 // restart begins a new generation of the file: offset 0, new event ids.
 func (h *harvester) restart() {
-	pos, gen := h.t.c.reg.Truncated(h.t.name, h.key.dev, h.key.ino)
-	h.newStream(pos, gen)
+	h.cur.truncated()
+	h.newStream()
 }
 
 // rotatedCopy is a file beside the harvester's whose name is the file's
@@ -304,7 +331,7 @@ func (h *harvester) rotatedCopies() []rotatedCopy {
 			continue
 		}
 		p := filepath.Join(dir, name)
-		if h.t.excluded(p) {
+		if excludedBy(h.spec.Exclude, p) {
 			continue
 		}
 		fi, err := os.Stat(p)
@@ -320,10 +347,10 @@ func (h *harvester) rotatedCopies() []rotatedCopy {
 // openCopy opens a rotated copy the way the job's own files are opened:
 // within agent.allow, a regular file, the inode the listing saw.
 func (h *harvester) openCopy(c rotatedCopy) (*os.File, bool) {
-	f, _, err := openChecked(c.path, h.t.c.Allow())
+	f, _, err := openChecked(c.path, h.allow())
 	if err != nil {
 		if !isNotExist(err) {
-			h.t.log.Warnf("not reading rotated copy %s: %v", c.path, err)
+			h.log.Warnf("not reading rotated copy %s: %v", c.path, err)
 		}
 		return nil, false
 	}
@@ -382,7 +409,7 @@ func (h *harvester) drainCopy(ctx context.Context, c rotatedCopy, from int64) bo
 	if _, err := cp.Seek(from, io.SeekStart); err != nil {
 		return true
 	}
-	lr := newLineReader(cp, from, readBufSize, h.t.spec.LineLimit(), h.t.codec.nl, h.t.codec.cr)
+	lr := newLineReader(cp, from, readBufSize, h.spec.LineLimit(), h.codec.nl, h.codec.cr)
 	for {
 		l, err := lr.next()
 		if err != nil {
@@ -408,12 +435,10 @@ func (h *harvester) finish(ctx context.Context, lr *lineReader) error {
 	if h.ml != nil && !h.ml.flush(h.emitter(ctx)) {
 		return nil
 	}
-	for h.s.win.InFlight() > 0 {
-		if !sleep(ctx, 100*time.Millisecond) {
-			return nil
-		}
+	if h.s.win.Idle(ctx) != nil {
+		return nil
 	}
-	h.t.log.Infof("done with %s: read and shipped to its end", h.path)
+	h.log.Infof("done with %s: read and shipped to its end", h.path)
 	return nil
 }
 
@@ -424,21 +449,24 @@ func (h *harvester) movedAway(open os.FileInfo) bool {
 	return err != nil || !os.SameFile(cur, open)
 }
 
-func (h *harvester) newStream(pos Position, gen uint64) {
-	t := h.t
+// newStream starts sending the cursor's current reading: its event ids,
+// its fingerprint and its ack window, which the cursor saves from and
+// status reads.
+func (h *harvester) newStream() {
+	pos := h.cur.position()
 	fileID := fmt.Sprintf("%d:%d:%d", pos.Dev, pos.Ino, pos.Truncations)
 	h.enc = event.NewEncoder(event.Source{
-		Host: t.c.host, AgentID: t.c.agentID, Job: t.name, Path: h.path, FileID: fileID,
-		Fields: t.spec.Fields, JSON: t.spec.JSON,
+		Host: h.src.host, AgentID: h.src.agentID, Job: h.src.job, Path: h.path, FileID: fileID,
+		Fields: h.spec.Fields, JSON: h.spec.JSON,
 	})
 	h.fp, h.fpLen = pos.Fingerprint, pos.FingerprintLen
 	h.s = &stream{
-		reg: t.c.reg, job: t.name, path: h.path, tj: t,
-		dev: pos.Dev, ino: pos.Ino, gen: gen,
-		win: ack.NewWindow(maxUnackedPerFile, pos.Offset),
-		key: h.enc.StreamKey(),
+		path:   h.path,
+		win:    ack.NewWindow(maxUnackedPerFile, pos.Offset),
+		key:    h.enc.StreamKey(),
+		counts: h.counts,
 	}
-	t.c.reg.Track(t.name, pos.Dev, pos.Ino, gen, h.s.win)
+	h.cur.track(h.s.win)
 	h.view.Store(&fileView{path: h.path, win: h.s.win})
 }
 
@@ -450,10 +478,10 @@ func (h *harvester) line(ctx context.Context, l line) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	h.t.lines.Add(1)
-	h.t.bytes.Add(l.End - l.Start)
-	h.t.mLines.Inc()
-	h.t.mBytes.Add(float64(l.End - l.Start))
+	h.counts.lines.Add(1)
+	h.counts.bytes.Add(l.End - l.Start)
+	h.counts.mLines.Inc()
+	h.counts.mBytes.Add(float64(l.End - l.Start))
 	c := chunk{Text: h.dec.decode(l.Text, l.Start == 0), Start: l.Start, End: l.End}
 	if l.Truncated {
 		c.Flags = event.Truncated
@@ -468,8 +496,8 @@ func (h *harvester) emitter(ctx context.Context) func(chunk) bool {
 	return func(c chunk) bool { return h.emit(ctx, c) }
 }
 
-// emit hands one event to the producer, waiting while the file's ack
-// window or the line channel is full. It returns false when ctx ended.
+// emit hands one event to the sink, waiting while the file's ack window
+// or the line channel is full. It returns false when ctx ended.
 func (h *harvester) emit(ctx context.Context, c chunk) bool {
 	if ctx.Err() != nil {
 		return false // stopped: nothing is handed on after the job's Stop
@@ -480,22 +508,16 @@ func (h *harvester) emit(ctx context.Context, c chunk) bool {
 		return false
 	}
 	rec := &Record{
-		Topic:  h.t.spec.Topic,
+		Topic:  h.spec.Topic,
 		Key:    h.s.key,
 		Value:  h.encode(c, read),
 		stream: h.s,
 		ticket: tk,
 	}
-	select {
-	case h.t.c.lines <- rec: // the common case, without a blocking select
-	default:
-		select {
-		case h.t.c.lines <- rec:
-		case <-ctx.Done():
-			return false
-		}
+	if !h.out.send(ctx, rec) {
+		return false
 	}
-	h.t.mSent.Inc()
+	h.counts.mSent.Inc()
 	metrics.Unacked.Inc()
 	return true
 }
@@ -505,7 +527,7 @@ func (h *harvester) emit(ctx context.Context, c chunk) bool {
 // truncated, as a line over max_line_bytes is.
 func (h *harvester) encode(c chunk, read time.Time) []byte {
 	v := h.enc.Encode(c.Text, c.Start, read, c.Flags)
-	limit := h.t.c.maxRecord
+	limit := h.out.maxRecord
 	for try := 0; limit > 0 && len(v) > limit && len(c.Text) > 0; try++ {
 		// Keep the share of the text that fits if escaping is as dense
 		// in what is kept as in the whole; a line the job reads as JSON

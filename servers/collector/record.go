@@ -2,7 +2,9 @@ package collector
 
 import (
 	"context"
+	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"brun/base/metrics"
@@ -48,23 +50,54 @@ func recordOf(kr *kgo.Record) *Record { return kr.Context.(*recordContext).rec }
 // and only after the broker acknowledged the record.
 func (r *Record) Ack() {
 	r.stream.win.Done(r.ticket) // the registry reads the watermark from the window
-	r.stream.tj.acked.Add(1)
-	r.stream.tj.mAcked.Inc()
+	r.stream.counts.acked.Add(1)
+	r.stream.counts.mAcked.Inc()
 	metrics.Unacked.Dec()
 }
 
 // Where names the record's origin for log lines.
 func (r *Record) Where() (path string, topic string) { return r.stream.path, r.Topic }
 
-// stream is one reading of one file by one job: the acks of its records and
-// where their watermark is saved.
+// stream is one reading of one file by one job: the acks of its records,
+// whose watermark the file's cursor saves, and where they are counted.
 type stream struct {
-	reg      *Registry
-	job      string
-	path     string
-	dev, ino uint64
-	gen      uint64
-	win      *ack.Window
-	key      []byte   // Kafka record key of every line of this reading
-	tj       *tailJob // counts acks for status
+	path   string
+	win    *ack.Window
+	key    []byte       // Kafka record key of every line of this reading
+	counts *jobCounters // counts acks for status
+}
+
+// output is where a harvester hands its records: the collector's bounded
+// line channel, which the sink drains, and the largest record value the
+// sink takes.
+type output struct {
+	lines     chan<- *Record
+	maxRecord int // 0: any size
+}
+
+// send hands rec to the sink, waiting while the line channel is full:
+// that wait is the sink's backpressure on the reader. It returns false,
+// with rec not handed on, when ctx ends first.
+func (o output) send(ctx context.Context, rec *Record) bool {
+	select {
+	case o.lines <- rec: // the common case, without a blocking select
+		return true
+	default:
+	}
+	select {
+	case o.lines <- rec:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// jobCounters are one job's counts: the atomic ones are what its status
+// shows, the Prometheus ones its series (lines and bytes by job, sent and
+// acked by topic). Its harvesters count what they read and send, its
+// records' Ack what was stored; status reads them from any goroutine.
+type jobCounters struct {
+	lines, bytes, acked atomic.Int64
+	mLines, mBytes      prometheus.Counter
+	mSent, mAcked       prometheus.Counter
 }

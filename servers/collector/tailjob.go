@@ -7,10 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"brun/base/metrics"
@@ -33,17 +31,16 @@ const (
 
 // tailJob runs one job: it finds the files its path names (re-scanning a
 // glob for new ones) and runs one harvester per file, identified by device
-// and inode, so a renamed file keeps its reader and its offset.
+// and inode, so a renamed file keeps its reader and its offset. It gives
+// each harvester the file's cursor and the job's harvestConfig, and
+// reads its status from the harvester's published view.
 type tailJob struct {
-	name  string
-	spec  job.Spec
-	c     *Collector
-	codec codec
-	log   *logrus.Entry
-
-	lines, bytes, acked atomic.Int64
-	mLines, mBytes      prometheus.Counter
-	mSent, mAcked       prometheus.Counter
+	name   string
+	spec   job.Spec
+	c      *Collector
+	log    *logrus.Entry
+	counts jobCounters
+	hc     harvestConfig // what every harvester of the job is given
 
 	mu    sync.Mutex
 	state string // status.Running / Waiting / Error
@@ -54,13 +51,23 @@ type tailJob struct {
 type fileKey struct{ dev, ino uint64 }
 
 func newTailJob(name string, spec job.Spec, c *Collector) *tailJob {
-	return &tailJob{
-		name: name, spec: spec, c: c, codec: codecFor(spec.Encoding),
-		log:    c.log.WithFields(logrus.Fields{"job": name, "path": spec.Path, "topic": spec.Topic}),
-		mLines: metrics.LinesRead.WithLabelValues(name), mBytes: metrics.BytesRead.WithLabelValues(name),
-		mSent: metrics.EventsSent.WithLabelValues(spec.Topic), mAcked: metrics.EventsAcked.WithLabelValues(spec.Topic),
+	t := &tailJob{
+		name: name, spec: spec, c: c,
+		log:   c.log.WithFields(logrus.Fields{"job": name, "path": spec.Path, "topic": spec.Topic}),
 		state: status.Waiting, files: map[fileKey]*harvester{},
 	}
+	t.counts.mLines, t.counts.mBytes = metrics.LinesRead.WithLabelValues(name), metrics.BytesRead.WithLabelValues(name)
+	t.counts.mSent, t.counts.mAcked = metrics.EventsSent.WithLabelValues(spec.Topic), metrics.EventsAcked.WithLabelValues(spec.Topic)
+	t.hc = harvestConfig{
+		spec:   spec,
+		codec:  codecFor(spec.Encoding),
+		src:    origin{host: c.host, agentID: c.agentID, job: name},
+		out:    output{lines: c.lines, maxRecord: c.maxRecord},
+		counts: &t.counts,
+		allow:  c.Allow,
+		log:    t.log,
+	}
+	return t
 }
 
 // run scans for files until ctx ends, then waits for every harvester. A
@@ -169,7 +176,7 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		if real != p {
 			t.log.Debugf("%s is %s", p, real)
 		}
-		h := newHarvester(t, p, f, k, !glob)
+		h := newHarvester(t.hc, newCursor(t.c.reg, t.name, p, k), p, f, !glob)
 		t.mu.Lock()
 		t.files[k] = h
 		t.mu.Unlock()
@@ -223,8 +230,13 @@ func (t *tailJob) setState(found int, err error) {
 	}
 }
 
-func (t *tailJob) excluded(path string) bool {
-	for _, g := range t.spec.Exclude {
+// excluded reports whether the job's exclude names path.
+func (t *tailJob) excluded(path string) bool { return excludedBy(t.spec.Exclude, path) }
+
+// excludedBy reports whether one of the globs matches path, or its base
+// name.
+func excludedBy(globs []string, path string) bool {
+	for _, g := range globs {
 		if ok, _ := filepath.Match(g, path); ok {
 			return true
 		}
@@ -244,7 +256,7 @@ func (t *tailJob) status() status.Job {
 		hs = append(hs, h)
 	}
 	t.mu.Unlock()
-	s.Lines, s.Bytes, s.Acked = t.lines.Load(), t.bytes.Load(), t.acked.Load()
+	s.Lines, s.Bytes, s.Acked = t.counts.lines.Load(), t.counts.bytes.Load(), t.counts.acked.Load()
 	for _, h := range hs {
 		s.Files = append(s.Files, h.status())
 	}
