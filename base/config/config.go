@@ -173,7 +173,7 @@ func Default() Config {
 		},
 		ES: ES{
 			DialTimeout:   5 * time.Second,
-			ChanSize:      100000,
+			ChanSize:      10000,
 			Nums:          4,
 			BulkActions:   5000,
 			BulkBytes:     5 << 20,

@@ -106,7 +106,14 @@ type edit struct{ at, to, from, upto int }
 type builder struct {
 	names   map[*partition]*indexNames
 	scratch []byte // text inserted into a record, reused per document
+	// arena is where entries are rendered, one after another: a document
+	// costs no allocation of its own, and a chunk is collected once
+	// every document rendered into it is.
+	arena []byte
 }
+
+// arenaChunk is the size of a fresh arena.
+const arenaChunk = 1 << 20
 
 // build renders d.entry from d.raw.
 //
@@ -169,7 +176,12 @@ func (bd *builder) build(d *document) {
 		bd.names[p] = names
 	}
 	index := names.name(ts)
-	e := make([]byte, 0, len(value)+len(index)+160)
+	need := len(value) + len(index) + 160 // the edits add fewer
+	if cap(bd.arena)-len(bd.arena) < need {
+		bd.arena = make([]byte, 0, max(arenaChunk, need))
+	}
+	start := len(bd.arena)
+	e := bd.arena[start:start]
 	e = append(e, `{"index":{"_index":"`...)
 	e = append(e, index...)
 	e = append(e, `","_id":`...)
@@ -207,7 +219,11 @@ func (bd *builder) build(d *document) {
 		}
 		e = append(e, '}')
 	}
-	d.entry = append(e, '\n')
+	e = append(e, '\n')
+	if len(e) <= cap(bd.arena)-start {
+		bd.arena = bd.arena[:start+len(e)] // e is in the arena
+	}
+	d.entry = e[:len(e):len(e)]
 }
 
 // appendEdited appends the record r with its enrichment to dst. The text

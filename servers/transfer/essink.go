@@ -33,7 +33,6 @@ type esSink struct {
 	cfg writerConfig
 	log *logrus.Entry
 	now func() time.Time
-	buf bytes.Buffer
 }
 
 // write sends batch until every document is done. Documents that fail
@@ -74,12 +73,8 @@ func (s *esSink) write(ctx context.Context, batch []*document) {
 // backoff (retry) and the dead-letter copies to send now (dead). err
 // explains a failure of a whole request; its documents are in retry.
 func (s *esSink) send(ctx context.Context, docs []*document) (retry, dead []*document, err error) {
-	s.buf.Reset()
-	for _, d := range docs {
-		s.buf.Write(d.entry)
-	}
 	start := time.Now()
-	status, body, err := s.post(ctx, s.buf.Bytes())
+	status, body, err := s.post(ctx, docs)
 	if err != nil {
 		metrics.BulkSeconds.WithLabelValues("failed").Observe(time.Since(start).Seconds())
 		return docs, nil, err
@@ -113,11 +108,13 @@ func (s *esSink) send(ctx context.Context, docs []*document) (retry, dead []*doc
 	}
 }
 
-// post sends one _bulk body and returns the answer's status and body.
-func (s *esSink) post(ctx context.Context, body []byte) (int, []byte, error) {
+// post sends the _bulk request of docs and returns the answer's status
+// and body. The body is streamed from the documents' entries (chunked),
+// not copied into one buffer first.
+func (s *esSink) post(ctx context.Context, docs []*document) (int, []byte, error) {
 	rctx, cancel := context.WithTimeout(ctx, bulkTimeout)
 	defer cancel()
-	res, err := s.es.Bulk(bytes.NewReader(body), s.es.Bulk.WithContext(rctx), s.es.Bulk.WithFilterPath(bulkFilter))
+	res, err := s.es.Bulk(&entries{docs: docs}, s.es.Bulk.WithContext(rctx), s.es.Bulk.WithFilterPath(bulkFilter))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -215,4 +212,26 @@ func finish(d *document) {
 // retryable reports whether an item status may succeed when sent again.
 func retryable(status int) bool {
 	return status == http.StatusTooManyRequests || status >= 500 || status == http.StatusRequestTimeout || status == 0
+}
+
+// entries reads the _bulk body of docs: their entries, one after another.
+type entries struct {
+	docs []*document
+	off  int // read of docs[0].entry
+}
+
+func (r *entries) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && len(r.docs) > 0 {
+		c := copy(p[n:], r.docs[0].entry[r.off:])
+		n += c
+		r.off += c
+		if r.off == len(r.docs[0].entry) {
+			r.docs, r.off = r.docs[1:], 0
+		}
+	}
+	if n == 0 && len(r.docs) == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }
