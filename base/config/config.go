@@ -166,7 +166,7 @@ func Default() Config {
 			EmbedListen: "127.0.0.1:2379",
 		},
 		Kafka: Kafka{
-			ChanMsgSize: 100000,
+			ChanMsgSize: 10000,
 			Compression: "lz4",
 			BatchBytes:  1 << 20,
 			BatchLinger: 50 * time.Millisecond,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,7 +90,11 @@ func brunShip(b *testing.B, adm *kadm.Client, log string, n int) shipResult {
 	run := testkit.Unique("bench")
 	conf := agentConf(b, dir, run)
 
-	p := testkit.StartBrun(b, conf)
+	var args []string
+	if prof := os.Getenv("BRUN_BENCH_CPUPROFILE"); prof != "" {
+		args = []string{"-cpuprofile", prof}
+	}
+	p := testkit.StartBrun(b, conf, args...)
 	time.Sleep(2 * time.Second) // connected, registered, idle
 	cpu0 := testkit.CPUSeconds(b, p.Pid())
 	b.StartTimer()
@@ -220,7 +225,10 @@ func stored(adm *kadm.Client, topic string) int64 {
 }
 
 // agentConf writes an agent-only ini under dir for a benchmark run: its
-// own etcd prefix and agent id (run), the test Kafka, warnings only.
+// own etcd prefix and agent id (run), the test Kafka, warnings only, and
+// the lines of BRUN_BENCH_INI (for example "[kafka]\nchanMsgSize = 1000").
+// BRUN_BENCH_CPUPROFILE=path writes each agent's CPU profile to path (the
+// last run's is kept).
 func agentConf(b *testing.B, dir, run string) string {
 	b.Helper()
 	conf := filepath.Join(dir, "brun.ini")
@@ -238,7 +246,7 @@ endpoints = %s
 [log]
 dir =
 level = warn
-`, dir, run, testkit.EtcdAddr, run, testkit.KafkaAddr)), 0o644)
+`, dir, run, testkit.EtcdAddr, run, testkit.KafkaAddr)+strings.ReplaceAll(os.Getenv("BRUN_BENCH_INI"), `\n`, "\n")+"\n"), 0o644)
 	if err != nil {
 		b.Fatal(err)
 	}
