@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"brun/base/config"
+	"brun/base/kafkax"
 	"brun/base/testkit"
 	"brun/servers/event"
 )
@@ -34,11 +35,15 @@ const (
 // it.
 func newKafkaClient(t testing.TB) *kgo.Client {
 	t.Helper()
+	lz4, err := kafkax.Compressor("lz4") // the agent's: 256 KiB blocks
+	if err != nil {
+		t.Fatal(err)
+	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(testkit.KafkaAddr),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
+		kgo.WithCompressor(lz4),
 		kgo.ProducerBatchMaxBytes(1<<20),
 		kgo.ProducerLinger(10*time.Millisecond),
 	)
