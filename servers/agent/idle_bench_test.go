@@ -38,7 +38,11 @@ func BenchmarkIdleFiles(b *testing.B) {
 		}
 		run := testkit.Unique("idle")
 		conf := agentConf(b, dir, run)
-		p := testkit.StartBrun(b, conf)
+		var args []string
+		if prof := os.Getenv("BRUN_BENCH_CPUPROFILE"); prof != "" {
+			args = []string{"-cpuprofile", prof} // the whole run, shipping included
+		}
+		p := testkit.StartBrun(b, conf, args...)
 		testkit.Etcdctl(b, "put", "/"+run+"/job/"+run+"/app", fmt.Sprintf(`{"path": %q, "topic": %q}`, logs+"/*.log", run))
 		waitStored(b, adm, run, files*lines, time.Now(), func() error { return nil })
 		// Settled: every file read to its end and acked, offsets saved.

@@ -30,7 +30,7 @@ const (
 	// short): a thousand quiet files cost little CPU, and a line written
 	// after a long quiet waits at most maxPollInterval.
 	pollInterval    = 250 * time.Millisecond
-	maxPollInterval = 2 * time.Second
+	maxPollInterval = 4 * time.Second
 	// drainGrace is how long a rotated-away or deleted file must stay
 	// without new data before its harvester lets go: a writer may still be
 	// appending to it through an open descriptor for a moment.

@@ -18,8 +18,12 @@ import (
 
 const (
 	// scanInterval is how often a job looks for new files at its path or
-	// glob.
-	scanInterval = time.Second
+	// glob. A glob whose scans find nothing new is scanned less often,
+	// twice as long each time up to maxScanInterval (a scan stats every
+	// file it matches: a thousand quiet files cost a thousand stats a
+	// second otherwise); a scan that finds a new file starts over.
+	scanInterval    = time.Second
+	maxScanInterval = 4 * time.Second
 	// scanPause: after a scan that took d, the next waits scanPause×d (at
 	// least scanInterval): a job spends at most a tenth of a core globbing.
 	scanPause = 10
@@ -77,9 +81,11 @@ func (t *tailJob) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var lastErr string
+	interval := scanInterval
 	for {
 		began := time.Now()
-		if err := t.scan(ctx, &wg); err != nil {
+		started, err := t.scan(ctx, &wg)
+		if err != nil {
 			if err.Error() != lastErr {
 				t.log.Error(err)
 				lastErr = err.Error()
@@ -87,7 +93,12 @@ func (t *tailJob) run(ctx context.Context) {
 		} else {
 			lastErr = ""
 		}
-		wait := max(scanInterval, scanPause*time.Since(began))
+		if started > 0 || !t.spec.IsGlob() {
+			interval = scanInterval
+		} else {
+			interval = min(2*interval, maxScanInterval)
+		}
+		wait := max(interval, scanPause*time.Since(began))
 		tm := time.NewTimer(wait)
 		select {
 		case <-tm.C:
@@ -102,8 +113,9 @@ func (t *tailJob) run(ctx context.Context) {
 // has something left to read. Files are opened with openChecked: a file
 // outside agent.allow once its links are followed, or one that is not a
 // regular file of a real filesystem, is closed unread and the job's
-// status says why. It returns early when ctx ends.
-func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
+// status says why. It returns how many harvesters it started, and early
+// when ctx ends.
+func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) (started int, err error) {
 	glob := t.spec.IsGlob()
 	paths := []string{t.spec.Path}
 	if glob {
@@ -119,7 +131,7 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	found := 0
 	for _, p := range paths {
 		if ctx.Err() != nil {
-			return nil
+			return started, nil
 		}
 		if t.excluded(p) {
 			continue
@@ -180,6 +192,7 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		t.mu.Lock()
 		t.files[k] = h
 		t.mu.Unlock()
+		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -191,7 +204,7 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		}()
 	}
 	t.setState(found, firstErr)
-	return firstErr
+	return started, firstErr
 }
 
 func keyOf(fi os.FileInfo) fileKey {
