@@ -16,7 +16,8 @@ func TestLz4FramesHaveSmallBlocksAndReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := []byte(strings.Repeat(`{"message":"2026-12-04 07:31:37,123 INFO [main] request handled seq=1234"}`, 14000)) // about 1 MiB
-	for range 3 { // the writer is pooled: later frames must be whole too
+	// The writer is pooled: later frames must be whole too.
+	for range 3 {
 		var dst bytes.Buffer
 		out, codec := c.Compress(&dst, src)
 		if codec != kgo.CodecLz4 || len(out) >= len(src) {

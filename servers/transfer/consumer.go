@@ -75,7 +75,7 @@ type claim struct {
 	committed atomic.Int64 // the last offset committed (-1: none by this member)
 	gone      chan struct{}
 	goneOnce  sync.Once
-	revoked   atomic.Bool // gone is closed: what handOn looks at per record
+	revoked   atomic.Bool  // gone is closed: what handOn looks at per record
 	abandoned atomic.Int64 // documents added to the window and never handed on
 	// progress is signalled when a document is done or abandoned: a
 	// revoke waits on it for the partition's documents in flight.
