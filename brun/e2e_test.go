@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"brun/base/testkit"
+	"brun/servers/event"
 )
 
 // A user's day: put a job with etcdctl, append 10,000 lines, find exactly
@@ -102,13 +103,40 @@ level = info
 	hostName, _ := os.Hostname()
 	checks := map[string]any{
 		"host.name":     hostName,
+		"host.hostname": hostName,
 		"agent.id":      agentID,
+		"agent.type":    "brun",
+		"agent.name":    hostName,
+		"ecs.version":   event.ECSVersion,
+		"input.type":    "log",
+		"event.dataset": topic,
 		"log.file.path": logFile,
 		"log.offset":    float64(42 * len(line(0)+"\n")),
 	}
 	for path, want := range checks {
 		if got := field(src, path); got != want {
 			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	for _, path := range []string{"agent.version", "event.timezone"} {
+		if v, _ := field(src, path).(string); v == "" {
+			t.Errorf("%s is missing: %v", path, src)
+		}
+	}
+	// ECS types: the template maps every field the agent writes.
+	var mapping map[string]struct {
+		Mappings map[string]any `json:"mappings"`
+	}
+	testkit.ES(t, "GET", "/"+doc.Index+"/_mapping", "", &mapping)
+	props := mapping[doc.Index].Mappings
+	for path, want := range map[string]string{
+		"host.ip": "ip", "host.hostname": "keyword", "agent.type": "keyword", "agent.name": "keyword",
+		"agent.version": "keyword", "ecs.version": "keyword", "input.type": "keyword",
+		"event.dataset": "keyword", "event.timezone": "keyword", "log.offset": "long", "@timestamp": "date",
+	} {
+		typ := field(props, "properties."+strings.ReplaceAll(path, ".", ".properties.")+".type")
+		if typ != want {
+			t.Errorf("%s is mapped as %v, want %s", path, typ, want)
 		}
 	}
 	if id, _ := field(src, "event.id").(string); id != doc.ID {

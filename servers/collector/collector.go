@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -44,7 +43,7 @@ type sink interface {
 // by the scheduler; it knows nothing of etcd.
 type Collector struct {
 	agentID string
-	host    string
+	host    host // what every event says of the machine
 	reg     *Registry
 	lines   chan *Record
 	sink    sink
@@ -62,7 +61,7 @@ func New(cfg Config) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	host, _ := os.Hostname()
+	host := findHost(time.Now())
 	lines := make(chan *Record, cfg.ChanMsgSize)
 	log := logging.For("collector")
 	var out sink

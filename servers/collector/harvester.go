@@ -100,9 +100,14 @@ type harvestConfig struct {
 	log   *logrus.Entry // with the job's fields
 }
 
-// origin is who sends a harvester's events, as each event names it:
-// host.name, agent.id and the job.
-type origin struct{ host, agentID, job string }
+// origin is who sends a harvester's events, as each event names it: the
+// host (host.*, agent.name and agent.version, event.timezone), agent.id
+// and the job.
+type origin struct {
+	host    host
+	agentID string
+	job     string
+}
 
 // newHarvester returns the harvester of the open file f, found at path,
 // whose saved offset is held by cur. primary is true for the file a
@@ -456,7 +461,10 @@ func (h *harvester) newStream() {
 	pos := h.cur.position()
 	fileID := fmt.Sprintf("%d:%d:%d", pos.Dev, pos.Ino, pos.Truncations)
 	h.enc = event.NewEncoder(event.Source{
-		Host: h.src.host, AgentID: h.src.agentID, Job: h.src.job, Path: h.path, FileID: fileID,
+		Host: h.src.host.name, Hostname: h.src.host.name, IPs: h.src.host.ips,
+		AgentID: h.src.agentID, AgentName: h.src.host.name, AgentVersion: h.src.host.version,
+		Dataset: h.spec.Topic, Timezone: h.src.host.timezone,
+		Job: h.src.job, Path: h.path, FileID: fileID,
 		Fields: h.spec.Fields, JSON: h.spec.JSON,
 	})
 	h.fp, h.fpLen = pos.Fingerprint, pos.FingerprintLen

@@ -13,11 +13,33 @@ import (
 // Elasticsearch's default date mapping reads.
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
+// ECSVersion is the version of the Elastic Common Schema brun's events
+// follow (ecs.version).
+const ECSVersion = "8.11.0"
+
+// AgentType is agent.type of every event brun ships.
+const AgentType = "brun"
+
+// InputType is input.type: events read from files, line by line.
+const InputType = "log"
+
 // Source describes the file a stream of lines comes from. Everything in it
 // is the same for every line of one file, so an Encoder renders it once.
+// Empty optional fields are left out of the event.
 type Source struct {
-	Host    string // host.name
-	AgentID string // agent.id
+	Host     string   // host.name
+	Hostname string   // host.hostname (optional)
+	IPs      []string // host.ip (optional)
+	AgentID  string   // agent.id
+	// AgentName and AgentVersion are agent.name (the host's name, as in
+	// Filebeat) and agent.version, the build's (optional).
+	AgentName, AgentVersion string
+	// Dataset is event.dataset: the job's topic.
+	Dataset string
+	// Timezone is event.timezone: the zone a time written in a line
+	// without one is read in (an IANA name or an offset such as
+	// "+08:00"; optional).
+	Timezone string
 	// Job is the name of the job reading the file. It only feeds event.id:
 	// two jobs reading one file each ship every line, under ids of their own.
 	Job  string
@@ -47,8 +69,11 @@ const (
 type Encoder struct {
 	idPrefix []byte // "<16 hex digits>-": hash of agent id and file id
 	middle   []byte // the constant fields between message and log.offset
-	fields   []byte // `,"fields":{...}` or nothing
-	json     bool
+	// eventTail closes event.id's string and adds the event's other
+	// constant members: `","dataset":"app","timezone":"UTC"}`.
+	eventTail []byte
+	fields    []byte // `,"fields":{...}` or nothing
+	json      bool
 
 	// The last @timestamp rendered: lines read in the same millisecond
 	// share it, which saves formatting a time per line.
@@ -71,18 +96,48 @@ func NewEncoder(src Source) *Encoder {
 	var m []byte
 	m = append(m, `,"host":{"name":`...)
 	m = AppendString(m, []byte(src.Host))
+	m = appendMember(m, "hostname", src.Hostname)
+	if len(src.IPs) > 0 {
+		m = append(m, `,"ip":[`...)
+		for i, ip := range src.IPs {
+			if i > 0 {
+				m = append(m, ',')
+			}
+			m = AppendString(m, []byte(ip))
+		}
+		m = append(m, ']')
+	}
 	m = append(m, `},"agent":{"id":`...)
 	m = AppendString(m, []byte(src.AgentID))
-	m = append(m, `},"log":{"file":{"path":`...)
+	m = append(m, `,"type":"`+AgentType+`"`...)
+	m = appendMember(m, "name", src.AgentName)
+	m = appendMember(m, "version", src.AgentVersion)
+	m = append(m, `},"ecs":{"version":"`+ECSVersion+`"},"input":{"type":"`+InputType+`"},"log":{"file":{"path":`...)
 	m = AppendString(m, []byte(src.Path))
 	m = append(m, `},"offset":`...)
-	e := &Encoder{idPrefix: idPrefix, middle: m, json: src.JSON}
+	t := []byte{'"'}
+	t = append(t, `,"dataset":`...)
+	t = AppendString(t, []byte(src.Dataset))
+	t = appendMember(t, "timezone", src.Timezone)
+	t = append(t, '}')
+	e := &Encoder{idPrefix: idPrefix, middle: m, eventTail: t, json: src.JSON}
 	if len(src.Fields) > 0 {
 		// Values were decoded from a job's JSON, so they encode again.
 		f, _ := json.Marshal(src.Fields)
 		e.fields = append([]byte(`,"fields":`), f...)
 	}
 	return e
+}
+
+// appendMember appends `,"name":"value"` unless value is empty.
+func appendMember(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return AppendString(b, []byte(value))
 }
 
 func leftPad16(s string) string {
@@ -108,7 +163,7 @@ func (e *Encoder) ID(offset int64) string {
 // text without the line ending and offset the position of its first byte.
 // flags become log.flags ("truncated", "multiline"), as in Filebeat.
 func (e *Encoder) Encode(line []byte, offset int64, read time.Time, flags Flags) []byte {
-	b := make([]byte, 0, len(line)+len(e.middle)+len(e.idPrefix)+len(e.fields)+96)
+	b := make([]byte, 0, len(line)+len(e.middle)+len(e.idPrefix)+len(e.eventTail)+len(e.fields)+96)
 	b = append(b, `{"@timestamp":"`...)
 	if ms := read.UnixMilli(); ms != e.lastMilli || e.lastTime == nil {
 		e.lastMilli = ms
@@ -131,7 +186,7 @@ func (e *Encoder) Encode(line []byte, offset int64, read time.Time, flags Flags)
 	b = append(b, `},"event":{"id":"`...)
 	b = append(b, e.idPrefix...)
 	b = strconv.AppendInt(b, offset, 16)
-	b = append(b, '"', '}')
+	b = append(b, e.eventTail...)
 	b = append(b, e.fields...)
 	if e.json {
 		b = appendJSON(b, line)

@@ -43,6 +43,67 @@ func TestEncodeIsValidJSONWithECSFields(t *testing.T) {
 	}
 }
 
+// Every ECS field the agent knows is in the event, with the value ECS
+// gives it; empty optional ones are left out, and the event stays JSON
+// with no member twice.
+func TestEncodeCarriesTheECSFields(t *testing.T) {
+	full := Source{
+		Host: "web-1", Hostname: "web-1", IPs: []string{"10.0.0.7", "fd00::7"}, AgentID: "10.0.0.7",
+		AgentName: "web-1", AgentVersion: "v1.2.3", Dataset: "nginx", Timezone: "Asia/Shanghai",
+		Path: "/var/log/app.log", FileID: "1:2",
+	}
+	v := NewEncoder(full).Encode([]byte("hello"), 7, time.Unix(0, 0), Truncated)
+	var doc map[string]any
+	if err := json.Unmarshal(v, &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, v)
+	}
+	get := func(path string) any {
+		var cur any = doc
+		for _, k := range strings.Split(path, ".") {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil
+			}
+			cur = m[k]
+		}
+		return cur
+	}
+	want := map[string]any{
+		"ecs.version": ECSVersion, "agent.type": "brun", "agent.name": "web-1", "agent.version": "v1.2.3",
+		"agent.id": "10.0.0.7", "host.name": "web-1", "host.hostname": "web-1", "event.dataset": "nginx",
+		"event.timezone": "Asia/Shanghai", "input.type": "log", "log.file.path": "/var/log/app.log", "log.offset": 7.0,
+	}
+	for path, w := range want {
+		if got := get(path); got != w {
+			t.Errorf("%s = %#v, want %#v", path, got, w)
+		}
+	}
+	if ips, _ := get("host.ip").([]any); len(ips) != 2 || ips[0] != "10.0.0.7" || ips[1] != "fd00::7" {
+		t.Errorf("host.ip = %#v", get("host.ip"))
+	}
+	if get("event.id") == nil || get("log.flags") == nil {
+		t.Errorf("event.id or log.flags missing: %s", v)
+	}
+	for _, member := range []string{`"host":`, `"agent":`, `"event":`, `"log":`, `"ecs":`} {
+		if n := strings.Count(string(v), member); n != 1 {
+			t.Errorf("%s appears %d times: %s", member, n, v)
+		}
+	}
+
+	bare := NewEncoder(Source{AgentID: "a", FileID: "1:2"}).Encode([]byte("x"), 0, time.Unix(0, 0), 0)
+	for _, absent := range []string{`"hostname"`, `"ip"`, `"timezone"`} {
+		if strings.Contains(string(bare), absent) {
+			t.Errorf("empty optional field %s written: %s", absent, bare)
+		}
+	}
+	if !strings.Contains(string(bare), `"agent":{"id":"a","type":"brun"}`) {
+		t.Errorf("agent without its optional name and version: %s", bare)
+	}
+	if !json.Valid(bare) {
+		t.Fatalf("not JSON: %s", bare)
+	}
+}
+
 func TestEventIDs(t *testing.T) {
 	a := NewEncoder(Source{AgentID: "a", FileID: "1:2"})
 	a2 := NewEncoder(Source{AgentID: "a", FileID: "1:2", Path: "/renamed"})

@@ -96,7 +96,8 @@ func field(typ string) props { return props{"type": typ} }
 func object(fields props) props { return props{"properties": fields} }
 
 // brunTemplate is the composable index template of brun's indices: ECS
-// types for the fields the agent writes and the transfer adds; any other
+// types for the fields the agent writes (host.ip an ip, the rest of its
+// ECS fields keywords) and the transfer adds; any other
 // string field (a job's parsed "json" fields among them) becomes a
 // keyword, as ECS does, rather than text plus keyword.
 func brunTemplate(c config.ES, pattern *indexname.Pattern) []byte {
@@ -115,8 +116,19 @@ func brunTemplate(c config.ES, pattern *indexname.Pattern) []byte {
 				"properties": props{
 					"@timestamp": field("date"),
 					"message":    field("text"),
-					"host":       object(props{"name": field("keyword")}),
-					"agent":      object(props{"id": field("keyword")}),
+					"host": object(props{
+						"name":     field("keyword"),
+						"hostname": field("keyword"),
+						"ip":       field("ip"),
+					}),
+					"agent": object(props{
+						"id":      field("keyword"),
+						"type":    field("keyword"),
+						"name":    field("keyword"),
+						"version": field("keyword"),
+					}),
+					"ecs":   object(props{"version": field("keyword")}),
+					"input": object(props{"type": field("keyword")}),
 					"log": object(props{
 						"file":   object(props{"path": field("keyword")}),
 						"level":  field("keyword"),
@@ -126,6 +138,8 @@ func brunTemplate(c config.ES, pattern *indexname.Pattern) []byte {
 					"event": object(props{
 						"id":       field("keyword"),
 						"created":  field("date"),
+						"dataset":  field("keyword"),
+						"timezone": field("keyword"),
 						"original": unindexed,
 					}),
 				},
