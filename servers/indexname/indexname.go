@@ -176,6 +176,78 @@ func (p *Pattern) OfTopic(topic string) string {
 	return b.String()
 }
 
+// TopicWildcard returns the index pattern matching every name p makes for
+// topic, for topic's index template: the topic as it is, each run of date
+// digits a '*' ("{topic}-{yyyy.MM.dd}" gives "app-*.*.*" for app). It
+// also matches the indices of a longer topic that starts the same way
+// ("app-x-2026.12.04"); that topic's own template outranks it.
+func (p *Pattern) TopicWildcard(topic string) string {
+	var b strings.Builder
+	star := func() {
+		if !strings.HasSuffix(b.String(), "*") {
+			b.WriteByte('*')
+		}
+	}
+	for _, part := range p.parts {
+		switch {
+		case part.topic:
+			b.WriteString(strings.ToLower(topic))
+		case part.layout != "":
+			for _, c := range []byte(part.layout) {
+				if c >= '0' && c <= '9' {
+					star()
+				} else {
+					b.WriteByte(c)
+				}
+			}
+		default:
+			b.WriteString(part.literal)
+		}
+	}
+	return b.String()
+}
+
+// HasDate reports whether p names indices by date: without one, every
+// document of a topic goes to one index.
+func (p *Pattern) HasDate() bool {
+	for _, part := range p.parts {
+		if part.layout != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Day returns the UTC day an index name of topic stands for; ok is false
+// when index is not a name p makes for topic, or p has no date.
+func (p *Pattern) Day(topic, index string) (day time.Time, ok bool) {
+	if !p.MatchTopic(topic, index) || !p.HasDate() {
+		return time.Time{}, false
+	}
+	var layout, value strings.Builder
+	rest := index
+	for _, part := range p.parts {
+		n := len(part.literal)
+		switch {
+		case part.topic:
+			n = len(topic)
+		case part.layout != "":
+			n = len(part.layout) // yyyy, MM and dd are fixed width
+			layout.WriteString(part.layout + "|")
+			value.WriteString(rest[:n] + "|")
+		}
+		if n > len(rest) {
+			return time.Time{}, false
+		}
+		rest = rest[n:]
+	}
+	t, err := time.Parse(layout.String(), value.String())
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
 // MatchTopic reports whether index is a name p makes for topic.
 func (p *Pattern) MatchTopic(topic, index string) bool {
 	ok, _ := path.Match(p.OfTopic(topic), index)

@@ -70,3 +70,32 @@ func TestOfTopic(t *testing.T) {
 		}
 	}
 }
+
+func TestTopicWildcardAndDay(t *testing.T) {
+	cases := []struct {
+		es, topic, wildcard, index, day string // day "": not a name of topic
+	}{
+		{"{topic}-{yyyy.MM.dd}", "App", "app-*.*.*", "app-2026.12.03", "2026-12-03"},
+		{"{topic}-{yyyy.MM.dd}", "app", "app-*.*.*", "app-x-2026.12.03", ""},
+		{"{topic}-{yyyy.MM.dd}", "app", "app-*.*.*", "logstash-2026.12.03", ""},
+		{"logs-{topic}-{yyyy.MM}", "web", "logs-web-*.*", "logs-web-2026.02", "2026-02-01"},
+		{"{yyyy.MM.dd}-{topic}", "app2", "*.*.*-app2", "2025.01.31-app2", "2025-01-31"},
+		{"{topic}", "app", "app", "app", ""},
+	}
+	for _, c := range cases {
+		p, err := Parse(c.es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.TopicWildcard(c.topic); got != c.wildcard {
+			t.Errorf("%s: TopicWildcard(%s) = %q, want %q", c.es, c.topic, got, c.wildcard)
+		}
+		day, ok := p.Day(c.topic, c.index)
+		switch {
+		case c.day == "" && ok:
+			t.Errorf("%s: Day(%s, %s) = %v, want none", c.es, c.topic, c.index, day)
+		case c.day != "" && (!ok || day.Format("2006-01-02") != c.day):
+			t.Errorf("%s: Day(%s, %s) = %v %v, want %s", c.es, c.topic, c.index, day, ok, c.day)
+		}
+	}
+}

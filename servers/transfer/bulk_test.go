@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -35,14 +36,35 @@ type fakeES struct {
 	item  func(req int, index, id string) (status int, errType string)
 	whole func(req int, body []byte) int
 
-	mu       sync.Mutex
-	requests [][]string // "index/id" of each item, per request
-	sources  map[string]json.RawMessage
+	// failTemplates is how many index template requests fail (503)
+	// before they succeed.
+	failTemplates int
+
+	mu        sync.Mutex
+	requests  [][]string // "index/id" of each item, per request
+	sources   map[string]json.RawMessage
+	templates map[string]json.RawMessage // installed, by name
 }
 
 func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Elastic-Product", "Elasticsearch")
 	w.Header().Set("Content-Type", "application/json")
+	if name, ok := strings.CutPrefix(r.URL.Path, "/_index_template/"); ok && r.Method == http.MethodPut {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.failTemplates > 0 {
+			f.failTemplates--
+			http.Error(w, `{"error":"unavailable"}`, 503)
+			return
+		}
+		if f.templates == nil {
+			f.templates = map[string]json.RawMessage{}
+		}
+		f.templates[name] = body
+		w.Write([]byte(`{"acknowledged":true}`))
+		return
+	}
 	if r.URL.Path != "/_bulk" {
 		http.Error(w, `{"error":"not found"}`, 404)
 		return
@@ -133,7 +155,7 @@ func newHarness(t *testing.T, fake *fakeES, cfg writerConfig) *harness {
 	h.win = ack.NewWindow(1<<20, 0)
 	ready := make(chan struct{})
 	close(ready)
-	h.s = &esSink{es: es, cfg: cfg, log: logging.For("bulk-test"), now: func() time.Time { return nowTime }}
+	h.s = &esSink{es: es, templates: newTemplates(es, config.Default().ES, pat, logging.For("bulk-test")), cfg: cfg, log: logging.For("bulk-test"), now: func() time.Time { return nowTime }}
 	h.w = &bulkWriter{out: h.s, cfg: cfg, ready: ready}
 	return h
 }
@@ -173,6 +195,44 @@ func (h *harness) lastMark() int64 {
 }
 
 const idx = "app-2026.11.25/"
+
+// A topic's index template is installed before its first document is
+// sent, once, with the topic's exact pattern, a priority above shorter
+// topics' and an alias named after the topic; while it can't be
+// installed, nothing of the batch is sent.
+func TestTopicTemplateBeforeFirstDocument(t *testing.T) {
+	fake := &fakeES{failTemplates: 2, item: func(int, string, string) (int, string) { return 201, "" }}
+	h := newHarness(t, fake, fastRetries)
+	h.s.write(context.Background(), h.docs(3))
+	h.s.write(context.Background(), h.docs(2))
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.requests) != 2 {
+		t.Fatalf("%d _bulk requests, want 2 (none while the template failed)", len(fake.requests))
+	}
+	if len(fake.templates) != 1 {
+		t.Fatalf("templates %v, want only brun-app", slices.Collect(maps.Keys(fake.templates)))
+	}
+	var tmpl struct {
+		IndexPatterns []string `json:"index_patterns"`
+		Priority      int      `json:"priority"`
+		Template      struct {
+			Aliases  map[string]any `json:"aliases"`
+			Mappings struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"mappings"`
+		} `json:"template"`
+	}
+	if err := json.Unmarshal(fake.templates["brun-app"], &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tmpl.IndexPatterns, []string{"app-*.*.*"}) || tmpl.Priority != templatePriority+3 {
+		t.Errorf("patterns %v priority %d, want [app-*.*.*] and %d", tmpl.IndexPatterns, tmpl.Priority, templatePriority+3)
+	}
+	if _, ok := tmpl.Template.Aliases["app"]; !ok || tmpl.Template.Mappings.Properties["host"] == nil {
+		t.Errorf("alias %v, mappings %v", tmpl.Template.Aliases, tmpl.Template.Mappings.Properties)
+	}
+}
 
 func TestOnlyFailedItemsAreRetried(t *testing.T) {
 	cases := []struct {

@@ -29,10 +29,11 @@ const bulkTimeout = esx.ResponseTimeout
 // _bulk until every document is stored or, refused for good,
 // dead-lettered. The client is shared by every writer.
 type esSink struct {
-	es  *elasticsearch.Client
-	cfg writerConfig
-	log *logrus.Entry
-	now func() time.Time
+	es        *elasticsearch.Client
+	templates *templates // each topic's, installed before its first document
+	cfg       writerConfig
+	log       *logrus.Entry
+	now       func() time.Time
 }
 
 // write sends batch until every document is done. Documents that fail
@@ -73,6 +74,9 @@ func (s *esSink) write(ctx context.Context, batch []*document) {
 // backoff (retry) and the dead-letter copies to send now (dead). err
 // explains a failure of a whole request; its documents are in retry.
 func (s *esSink) send(ctx context.Context, docs []*document) (retry, dead []*document, err error) {
+	if err := s.templates.ensure(ctx, docs); err != nil {
+		return docs, nil, err
+	}
 	start := time.Now()
 	status, body, err := s.post(ctx, docs)
 	if err != nil {

@@ -35,6 +35,7 @@ func TestHundredThousandExactlyOnceAndReplay(t *testing.T) {
 		t.Fatalf("%s holds %d documents, want exactly %d", topic+"-*", n, total)
 	}
 	checkDocument(t, index, 4242, 1)
+	checkTemplateScope(t, topic)
 
 	// Reset the group to the earliest offsets, as kafka-consumer-groups
 	// --reset-offsets --to-earliest does, and start again.
@@ -49,6 +50,40 @@ func TestHundredThousandExactlyOnceAndReplay(t *testing.T) {
 		t.Fatalf("after the replay %s holds %d documents, want exactly %d", topic+"-*", n, total)
 	}
 	checkDocument(t, index, 4242, 2)
+}
+
+// checkTemplateScope checks what topic's index template reaches: its
+// alias (named after the topic) finds every document, and an index
+// someone else creates on the same day, logstash-style, gets none of
+// brun's mappings or settings.
+func checkTemplateScope(t *testing.T, topic string) {
+	t.Helper()
+	var count struct {
+		Count int `json:"count"`
+	}
+	testkit.ES(t, "GET", "/"+strings.ToLower(topic)+"/_count", "", &count)
+	if count.Count != testkit.ESCount(t, topic+"-*") || count.Count == 0 {
+		t.Errorf("alias %s counts %d documents, the indices %d", topic, count.Count, testkit.ESCount(t, topic+"-*"))
+	}
+	other := testkit.Unique("logstash") + "-" + lineDay
+	testkit.ES(t, "PUT", "/"+other, "", nil)
+	t.Cleanup(func() { testkit.ES(t, "DELETE", "/"+other, "", nil) })
+	var m map[string]struct {
+		Mappings map[string]any `json:"mappings"`
+	}
+	testkit.ES(t, "GET", "/"+other+"/_mapping", "", &m)
+	if props := m[other].Mappings["properties"]; props != nil {
+		t.Errorf("%s, not brun's, got mappings %v", other, props)
+	}
+	var st map[string]struct {
+		Settings struct {
+			Index map[string]any `json:"index"`
+		} `json:"settings"`
+	}
+	testkit.ES(t, "GET", "/"+other+"/_settings", "", &st)
+	if ri := st[other].Settings.Index["refresh_interval"]; ri != nil {
+		t.Errorf("%s, not brun's, got brun's refresh_interval %v", other, ri)
+	}
 }
 
 // checkDocument finds event seq by its message and checks what a user

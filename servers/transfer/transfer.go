@@ -150,8 +150,9 @@ func startWriters(ctx context.Context, cfg *config.Config, wc writerConfig, patt
 	if err != nil {
 		return nil, err
 	}
+	tmpl := newTemplates(es, cfg.ES, pattern, logging.For("elasticsearch"))
 	go func() {
-		if setupES(ctx, es, cfg.ES, pattern, logging.For("elasticsearch")) == nil {
+		if setupES(ctx, es, cfg.ES, logging.For("elasticsearch")) == nil {
 			close(ready)
 		}
 	}()
@@ -159,7 +160,7 @@ func startWriters(ctx context.Context, cfg *config.Config, wc writerConfig, patt
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out := &esSink{es: es, cfg: wc, log: logging.For("bulk"), now: time.Now}
+			out := &esSink{es: es, templates: tmpl, cfg: wc, log: logging.For("bulk"), now: time.Now}
 			w := &bulkWriter{out: out, in: docs, cfg: wc, ready: ready}
 			w.run(ctx)
 		}()
