@@ -42,6 +42,7 @@ var (
 	BytesRead      = counter("agent_bytes_read_total", "Bytes read from files, line endings included.", "job")
 	EventsSent     = counter("agent_events_sent_total", "Events handed to the Kafka producer.", "topic")
 	EventsAcked    = counter("agent_events_acked_total", "Events Kafka acknowledged.", "topic")
+	EventsDropped  = counter("agent_events_dropped_total", "Events a job's include_lines or exclude_lines kept from being sent.", "job")
 	ProduceErrors  = counter("kafka_produce_errors_total", "Records Kafka refused after the producer's own retries.", "topic")
 	ProduceRetries = counter("kafka_produce_retries_total", "Records sent again after Kafka refused them.", "topic")
 	Unacked        = plainGauge("agent_unacked_events", "Events sent and not yet acknowledged by Kafka.")

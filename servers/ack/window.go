@@ -92,6 +92,26 @@ func (w *Window) AddAt(ctx context.Context, pos int64, at time.Time) (Ticket, er
 	}
 }
 
+// Skip passes over an item that needs no completion (a line the reader
+// drops): the watermark reaches pos once every item added before it is
+// done, at once when none is in flight. It never blocks and takes no
+// place: it moves the newest item's position to pos, which is the same
+// watermark (nothing lies between that item and pos that still waits).
+// Like Add, it is called by the stream's reader, in stream order.
+func (w *Window) Skip(pos int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n == 0 {
+		if pos > w.watermark.Load() {
+			w.watermark.Store(pos)
+		}
+		return
+	}
+	if s := &w.ring[(w.head+w.n-1)%len(w.ring)]; pos > s.pos {
+		s.pos = pos
+	}
+}
+
 // grow doubles the ring, up to the capacity, keeping the items in order.
 func (w *Window) grow() {
 	ring := make([]slot, min(max(2*len(w.ring), minRing), w.capacity))

@@ -311,3 +311,31 @@ func waitWaiting(t *testing.T, w *Window) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A skipped item moves the watermark like a done one: at once with nothing
+// in flight, else with the item before it, never past an item not done.
+func TestSkip(t *testing.T) {
+	w := NewWindow(4, 0)
+	w.Skip(5)
+	if w.Watermark() != 5 || w.InFlight() != 0 {
+		t.Fatalf("skip on an empty window: watermark %d, in flight %d; want 5, 0", w.Watermark(), w.InFlight())
+	}
+	a, _ := w.Add(context.Background(), 10)
+	b, _ := w.Add(context.Background(), 20)
+	w.Skip(30)
+	w.Skip(40)
+	if w.InFlight() != 2 {
+		t.Fatalf("skips took places: %d in flight", w.InFlight())
+	}
+	if wm, _ := w.Done(b); wm != 5 {
+		t.Fatalf("watermark %d with the first item not done, want 5", wm)
+	}
+	if wm, _ := w.Done(a); wm != 40 {
+		t.Fatalf("watermark %d after every item, want 40 (past the skipped ones)", wm)
+	}
+	c, _ := w.Add(context.Background(), 50)
+	w.Skip(60)
+	if wm, _ := w.Done(c); wm != 60 {
+		t.Fatalf("watermark %d, want 60", wm)
+	}
+}

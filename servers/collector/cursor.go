@@ -21,23 +21,26 @@ type cursor struct {
 	path string
 	key  fileKey
 
-	pos Position // the saved position the current reading started from
-	gen uint64   // the registry's token for the current reading; 0 before claim
+	fresh int64    // where the first reading starts when the job has no saved offset for the file
+	pos   Position // the saved position the current reading started from
+	gen   uint64   // the registry's token for the current reading; 0 before claim
 }
 
 // newCursor returns the cursor of job's file key, found at path. It holds
-// no position until claim.
-func newCursor(reg *Registry, job, path string, key fileKey) *cursor {
-	return &cursor{reg: reg, job: job, path: path, key: key}
+// no position until claim. fresh is where a file the job never read is
+// first read from: 0, or with start "end" the file's size when the job
+// began.
+func newCursor(reg *Registry, job, path string, key fileKey, fresh int64) *cursor {
+	return &cursor{reg: reg, job: job, path: path, key: key, fresh: fresh}
 }
 
 // claim makes the caller the file's one reader and starts the first
-// reading at the saved offset (0 for a new file). f and size are the open
-// file; restarted is true when the saved offset did not belong to it
-// (the file was truncated or replaced while no one read it) and the
-// reading starts at 0.
+// reading at the saved offset (fresh for a file the job never read). f
+// and size are the open file; restarted is true when the saved offset did
+// not belong to it (the file was truncated or replaced while no one read
+// it) and the reading starts at 0.
 func (c *cursor) claim(f io.ReaderAt, size int64) (restarted bool) {
-	c.pos, c.gen, restarted = c.reg.Claim(c.job, c.path, c.key.dev, c.key.ino, f, size)
+	c.pos, c.gen, restarted = c.reg.Claim(c.job, c.path, c.key.dev, c.key.ino, f, size, c.fresh)
 	return restarted
 }
 

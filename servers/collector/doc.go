@@ -13,8 +13,10 @@
 // reads the harvester's status from what it publishes.
 //
 // A file offset is saved only when the sink has acknowledged every line
-// before it (package ack keeps that watermark). Nothing here drops a line:
-// a full channel or ack window makes the reader wait, a refused record is
-// sent again. It must never talk to etcd; the scheduler starts and stops
+// before it (package ack keeps that watermark). Nothing here drops a line
+// the job asked for: a full channel or ack window makes the reader wait,
+// a refused record is sent again. Only a job's include_lines and
+// exclude_lines leave events out (filter.go), and the offset passes them
+// as if they were acknowledged. It must never talk to etcd; the scheduler starts and stops
 // jobs.
 package collector

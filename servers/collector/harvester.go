@@ -89,8 +89,9 @@ type fileView struct {
 
 // harvestConfig is what a job gives every harvester of its files.
 type harvestConfig struct {
-	spec   job.Spec // topic, line limit, multiline, fields, json, exclude
-	codec  codec    // the spec's encoding
+	spec   job.Spec    // topic, line limit, multiline, fields, json, exclude
+	codec  codec       // the spec's encoding
+	filter *lineFilter // the spec's include_lines and exclude_lines; nil: none
 	src    origin
 	out    output
 	counts *jobCounters
@@ -509,6 +510,10 @@ func (h *harvester) emitter(ctx context.Context) func(chunk) bool {
 func (h *harvester) emit(ctx context.Context, c chunk) bool {
 	if ctx.Err() != nil {
 		return false // stopped: nothing is handed on after the job's Stop
+	}
+	if !h.filter.keep(c.Text) {
+		h.drop(c)
+		return true
 	}
 	read := time.Now()
 	tk, err := h.s.win.AddAt(ctx, c.End, read)

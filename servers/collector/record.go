@@ -93,11 +93,12 @@ func (o output) send(ctx context.Context, rec *Record) bool {
 }
 
 // jobCounters are one job's counts: the atomic ones are what its status
-// shows, the Prometheus ones its series (lines and bytes by job, sent and
-// acked by topic). Its harvesters count what they read and send, its
-// records' Ack what was stored; status reads them from any goroutine.
+// shows, the Prometheus ones its series (lines, bytes and dropped events
+// by job, sent and acked by topic). Its harvesters count what they read,
+// drop and send, its records' Ack what was stored; status reads them from
+// any goroutine.
 type jobCounters struct {
-	lines, bytes, acked atomic.Int64
-	mLines, mBytes      prometheus.Counter
-	mSent, mAcked       prometheus.Counter
+	lines, bytes, acked, dropped atomic.Int64
+	mLines, mBytes, mDropped     prometheus.Counter
+	mSent, mAcked                prometheus.Counter
 }

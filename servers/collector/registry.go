@@ -105,18 +105,23 @@ func regKey(job string, dev, ino uint64) string {
 }
 
 // Claim makes the caller the one reader of a file for a job and returns the
-// saved position (Offset 0 for a new file) and a generation token. Acks of
-// an earlier reader of the same file stop counting from here on. f and size
-// are the open file: when its first bytes no longer match the fingerprint
-// (the inode was reused by a new file), or it is shorter than the saved
-// offset (truncated while no one read it), it is read again from zero.
-func (r *Registry) Claim(job, path string, dev, ino uint64, f io.ReaderAt, size int64) (pos Position, gen uint64, restarted bool) {
+// saved position and a generation token. A file the job has no entry for
+// starts at fresh (0, or where start "end" begins it), at 0 if fresh is
+// past its size. Acks of an earlier reader of the same file stop counting
+// from here on. f and size are the open file: when its first bytes no
+// longer match the fingerprint (the inode was reused by a new file), or it
+// is shorter than the saved offset (truncated while no one read it), it is
+// read again from zero.
+func (r *Registry) Claim(job, path string, dev, ino uint64, f io.ReaderAt, size, fresh int64) (pos Position, gen uint64, restarted bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := regKey(job, dev, ino)
 	e, ok := r.entries[k]
 	if !ok {
-		e = &regEntry{pos: Position{Job: job, Path: path, Dev: dev, Ino: ino}}
+		if fresh < 0 || fresh > size {
+			fresh = 0
+		}
+		e = &regEntry{pos: Position{Job: job, Path: path, Dev: dev, Ino: ino, Offset: fresh}}
 		r.entries[k] = e
 	} else {
 		r.sync(e) // what an earlier reader of this file got acked counts

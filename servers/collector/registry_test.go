@@ -16,7 +16,7 @@ func TestRegistrySavesWatermarksAndReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	content := bytes.NewReader([]byte(strings.Repeat("line\n", 300)))
-	pos, gen, restarted := r.Claim("job", "/x.log", 1, 2, content, content.Size())
+	pos, gen, restarted := r.Claim("job", "/x.log", 1, 2, content, content.Size(), 0)
 	if pos.Offset != 0 || restarted {
 		t.Fatalf("new file: %+v restarted=%v", pos, restarted)
 	}
@@ -38,14 +38,14 @@ func TestRegistrySavesWatermarksAndReloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pos, _, restarted = r2.Claim("job", "/x.log", 1, 2, content, content.Size())
+	pos, _, restarted = r2.Claim("job", "/x.log", 1, 2, content, content.Size(), 0)
 	if pos.Offset != 10 || restarted {
 		t.Fatalf("after reload: %+v restarted=%v", pos, restarted)
 	}
 
 	// The same device and inode with other first bytes is another file.
 	other := bytes.NewReader([]byte(strings.Repeat("else\n", 300)))
-	pos, _, restarted = r2.Claim("job", "/x.log", 1, 2, other, other.Size())
+	pos, _, restarted = r2.Claim("job", "/x.log", 1, 2, other, other.Size(), 0)
 	if pos.Offset != 0 || !restarted || pos.Truncations != 1 {
 		t.Fatalf("reused inode not detected: %+v restarted=%v", pos, restarted)
 	}

@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/bmatcuk/doublestar/v4"
 	"github.com/sirupsen/logrus"
 
 	"brun/base/metrics"
@@ -45,6 +47,15 @@ type tailJob struct {
 	log    *logrus.Entry
 	counts jobCounters
 	hc     harvestConfig // what every harvester of the job is given
+	now    func() time.Time
+
+	// scanned is set after the first scan. During it, with start "end",
+	// atStart records the size of every file found: a file the job never
+	// read is first read from there. Files found later (new, or created
+	// anew by rotation) are read from their start, so no line written
+	// after the job started is lost. Only run's goroutine uses these.
+	scanned bool
+	atStart map[fileKey]int64
 
 	mu    sync.Mutex
 	state string // status.Running / Waiting / Error
@@ -59,12 +70,18 @@ func newTailJob(name string, spec job.Spec, c *Collector) *tailJob {
 		name: name, spec: spec, c: c,
 		log:   c.log.WithFields(logrus.Fields{"job": name, "path": spec.Path, "topic": spec.Topic}),
 		state: status.Waiting, files: map[fileKey]*harvester{},
+		now: time.Now,
+	}
+	if spec.StartAtEnd() {
+		t.atStart = map[fileKey]int64{}
 	}
 	t.counts.mLines, t.counts.mBytes = metrics.LinesRead.WithLabelValues(name), metrics.BytesRead.WithLabelValues(name)
+	t.counts.mDropped = metrics.EventsDropped.WithLabelValues(name)
 	t.counts.mSent, t.counts.mAcked = metrics.EventsSent.WithLabelValues(spec.Topic), metrics.EventsAcked.WithLabelValues(spec.Topic)
 	t.hc = harvestConfig{
 		spec:   spec,
 		codec:  codecFor(spec.Encoding),
+		filter: newLineFilter(spec),
 		src:    origin{host: c.host, agentID: c.agentID, job: name},
 		out:    output{lines: c.lines, maxRecord: c.maxRecord},
 		counts: &t.counts,
@@ -119,9 +136,10 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) (started int, er
 	glob := t.spec.IsGlob()
 	paths := []string{t.spec.Path}
 	if glob {
-		paths, _ = filepath.Glob(t.spec.Path) // the pattern was validated
-		sort.Strings(paths)
+		paths = globFiles(t.spec.Path)
 	}
+	first := !t.scanned
+	now, maxAge := t.now(), t.spec.MaxAge()
 	var firstErr error
 	fail := func(err error) {
 		if firstErr == nil {
@@ -147,22 +165,33 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) (started int, er
 		if glob && !fi.Mode().IsRegular() {
 			continue // a glob also matches directories and the like: not asked for by name
 		}
+		if first && t.atStart != nil {
+			t.atStart[keyOf(fi)] = fi.Size()
+		}
 		if t.running(keyOf(fi)) {
 			found++
 			continue
 		}
 		if t.open() >= maxOpenPerJob {
 			fail(fmt.Errorf("%s matches more files than a job reads at once (%d); the others wait for one to be done", t.spec.Path, maxOpenPerJob))
+			if first && t.atStart != nil {
+				continue // every file there now is still to be seen: it starts at its end too
+			}
 			break
 		}
+		dev, ino := fileIdentity(fi)
+		off, saved := t.c.reg.Offset(t.name, dev, ino)
 		// A glob keeps matching rotated files that were read to their end:
 		// open them again only when they grew.
-		if glob {
-			dev, ino := fileIdentity(fi)
-			if off, ok := t.c.reg.Offset(t.name, dev, ino); ok && off == fi.Size() {
-				found++
-				continue
-			}
+		if glob && saved && off == fi.Size() {
+			found++
+			continue
+		}
+		// ignore_older: a file the job never read and nobody wrote to
+		// lately is not opened; one it has an offset for is read on.
+		if !saved && tooOld(fi, maxAge, now) {
+			found++
+			continue
 		}
 		f, real, err := openChecked(p, t.c.Allow())
 		if err != nil {
@@ -188,7 +217,14 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) (started int, er
 		if real != p {
 			t.log.Debugf("%s is %s", p, real)
 		}
-		h := newHarvester(t.hc, newCursor(t.c.reg, t.name, p, k), p, f, !glob)
+		fresh, ok := t.atStart[k] // a file the job never read starts at 0, or at its size when the job began
+		if ok {
+			delete(t.atStart, k)
+		}
+		if fresh > 0 && fresh > ofi.Size() {
+			fresh = 0 // truncated since: all of it is new
+		}
+		h := newHarvester(t.hc, newCursor(t.c.reg, t.name, p, k, fresh), p, f, !glob)
 		t.mu.Lock()
 		t.files[k] = h
 		t.mu.Unlock()
@@ -203,6 +239,7 @@ func (t *tailJob) scan(ctx context.Context, wg *sync.WaitGroup) (started int, er
 			t.mu.Unlock()
 		}()
 	}
+	t.scanned = true
 	t.setState(found, firstErr)
 	return started, firstErr
 }
@@ -247,13 +284,40 @@ func (t *tailJob) setState(found int, err error) {
 func (t *tailJob) excluded(path string) bool { return excludedBy(t.spec.Exclude, path) }
 
 // excludedBy reports whether one of the globs matches path, or its base
-// name.
+// name. Globs are doublestar's, as the job's path: ** matches any number
+// of directories (/var/log/**/old/*).
 func excludedBy(globs []string, path string) bool {
 	for _, g := range globs {
-		if ok, _ := filepath.Match(g, path); ok {
+		if ok, _ := doublestar.PathMatch(g, path); ok {
 			return true
 		}
-		if ok, _ := filepath.Match(g, filepath.Base(path)); ok {
+		if ok, _ := doublestar.PathMatch(g, filepath.Base(path)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// globFiles returns the paths glob matches, sorted. A ** segment walks
+// the tree below it without following symbolic links to directories,
+// which could loop or leave the tree; a symbolic link to a file is
+// matched, and opening it holds it to agent.allow as any file. Other
+// globs follow links as filepath.Glob does. The pattern was validated;
+// unreadable directories are passed over.
+func globFiles(glob string) []string {
+	var opts []doublestar.GlobOption
+	if hasDoubleStar(glob) {
+		opts = append(opts, doublestar.WithNoFollow())
+	}
+	paths, _ := doublestar.FilepathGlob(glob, opts...)
+	sort.Strings(paths)
+	return paths
+}
+
+// hasDoubleStar reports whether one of glob's segments is **.
+func hasDoubleStar(glob string) bool {
+	for _, seg := range strings.Split(glob, "/") {
+		if seg == "**" {
 			return true
 		}
 	}
@@ -270,6 +334,7 @@ func (t *tailJob) status() status.Job {
 	}
 	t.mu.Unlock()
 	s.Lines, s.Bytes, s.Acked = t.counts.lines.Load(), t.counts.bytes.Load(), t.counts.acked.Load()
+	s.Dropped = t.counts.dropped.Load()
 	for _, h := range hs {
 		s.Files = append(s.Files, h.status())
 	}

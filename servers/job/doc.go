@@ -3,5 +3,11 @@
 // agent and the console share this one validator, so a job the console
 // accepts is a job the agent runs.
 //
-// It is a leaf: it imports nothing else from brun and does no I/O.
+// Every field is bounded so that a hostile value costs the agent little:
+// path and exclude globs (doublestar's, with ** and {a,b}) in length, **
+// segments and expansions; include_lines and exclude_lines in count and
+// size (RE2 matches in linear time); ignore_older in range.
+//
+// It is a leaf: it does no I/O, and imports from brun only base/textdist
+// (for "did you mean").
 package job

@@ -43,6 +43,20 @@ type Spec struct {
 	Fields map[string]any `json:"fields,omitempty"`
 	// JSON parses each line as a JSON object into the event's "json" field.
 	JSON bool `json:"json,omitempty"`
+	// IncludeLines, when set, keeps only the events (lines, or multiline
+	// events whole) that one of these regular expressions matches.
+	IncludeLines []string `json:"include_lines,omitempty"`
+	// ExcludeLines drops the events one of these regular expressions
+	// matches; applied after IncludeLines, as Filebeat does.
+	ExcludeLines []string `json:"exclude_lines,omitempty"`
+	// Start is where a file the job has no saved offset for is first read
+	// from when it already exists as the job starts: "beginning" (or "")
+	// or "end". A file that appears later is always read from its start.
+	Start string `json:"start,omitempty"`
+	// IgnoreOlder, e.g. "24h" or "7d", skips files the job has no saved
+	// offset for and that were not modified within that time. "" reads
+	// every file.
+	IgnoreOlder string `json:"ignore_older,omitempty"`
 }
 
 // Multiline is Filebeat's pattern/negate/match scheme: a line for which
@@ -95,7 +109,7 @@ func Parse(data []byte) (Spec, error) {
 			return Spec{}, &Error{Fields: []FieldError{{Field: ute.Field, Reason: fmt.Sprintf("must be %s, not a JSON %s", ute.Type, ute.Value)}}}
 		}
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return Spec{}, &Error{Fields: []FieldError{{Field: strings.Trim(name, `"`), Reason: "is not a job field (known: path, topic, exclude, multiline, max_line_bytes, encoding, fields, json)"}}}
+			return Spec{}, &Error{Fields: []FieldError{{Field: strings.Trim(name, `"`), Reason: unknownReason(strings.Trim(name, `"`), jobFields)}}}
 		}
 		return Spec{}, &Error{Fields: []FieldError{{Field: "json", Reason: fmt.Sprintf("bad JSON: %v", err)}}}
 	}
@@ -120,13 +134,15 @@ func (s Spec) Validate() error {
 	switch {
 	case s.Path == "":
 		bad("path", "is required")
+	case len(s.Path) > MaxPathBytes:
+		bad("path", "%.64q... is %d bytes; at most %d", s.Path, len(s.Path), MaxPathBytes)
 	case !filepath.IsAbs(s.Path):
 		bad("path", "%q is not an absolute path", s.Path)
 	case filepath.Clean(s.Path) != s.Path:
 		bad("path", "%q is not clean (write %q)", s.Path, filepath.Clean(s.Path))
 	default:
-		if _, err := filepath.Match(s.Path, s.Path); err != nil {
-			bad("path", "%q is not a valid glob: %v", s.Path, err)
+		if reason := globProblem(s.Path, true); reason != "" {
+			bad("path", "%q %s", s.Path, reason)
 		}
 	}
 	switch {
@@ -136,10 +152,15 @@ func (s Spec) Validate() error {
 		bad("topic", "%q is not a valid Kafka topic name ([a-zA-Z0-9._-], at most 249)", s.Topic)
 	}
 	for i, g := range s.Exclude {
-		if _, err := filepath.Match(g, "/"); err != nil || g == "" {
+		if g == "" {
 			bad(fmt.Sprintf("exclude[%d]", i), "%q is not a valid glob", g)
+		} else if len(g) > MaxPathBytes {
+			bad(fmt.Sprintf("exclude[%d]", i), "%.64q... is %d bytes; at most %d", g, len(g), MaxPathBytes)
+		} else if reason := globProblem(g, false); reason != "" {
+			bad(fmt.Sprintf("exclude[%d]", i), "%q %s", g, reason)
 		}
 	}
+	s.validateFilters(bad)
 	if m := s.Multiline; m != nil {
 		if m.Pattern == "" {
 			bad("multiline.pattern", "is required")
@@ -190,10 +211,21 @@ func (s Spec) canonical() Spec {
 	if len(s.Fields) == 0 {
 		s.Fields = nil
 	}
+	if len(s.IncludeLines) == 0 {
+		s.IncludeLines = nil
+	}
+	if len(s.ExcludeLines) == 0 {
+		s.ExcludeLines = nil
+	}
+	if s.Start == StartBeginning {
+		s.Start = ""
+	}
 	return s
 }
 
-// IsGlob reports whether Path names several files.
+// IsGlob reports whether Path names several files: it holds *, ** (any
+// number of directories), ? or [. A path without them is read by its
+// name, braces included.
 func (s Spec) IsGlob() bool { return strings.ContainsAny(s.Path, "*?[") }
 
 // LineLimit returns max_line_bytes with its default applied.

@@ -35,8 +35,11 @@ type Job struct {
 	Lines int64 `json:"lines"`
 	Bytes int64 `json:"bytes"`
 	// Acked counts lines Kafka acknowledged since the agent started.
-	Acked int64  `json:"acked"`
-	Files []File `json:"files,omitempty"`
+	Acked int64 `json:"acked"`
+	// Dropped counts events include_lines or exclude_lines kept from
+	// being sent since the agent started.
+	Dropped int64  `json:"dropped,omitempty"`
+	Files   []File `json:"files,omitempty"`
 }
 
 // File is one file a job reads.

@@ -233,7 +233,16 @@ function openEditor(agent, j) {
   (j ? $("f-path") : (agent ? $("f-name") : $("f-agent"))).focus();
 }
 
+// FORM_FIELDS are the job members the form has inputs for. The others
+// (include_lines, exclude_lines, start, ignore_older, ...) are kept as
+// loaded in formRest and saved back unchanged, so editing a job in the
+// form never drops what the form does not show.
+const FORM_FIELDS = ["path", "topic", "exclude", "encoding", "max_line_bytes", "json", "multiline", "fields"];
+let formRest = {};
+
 function fillForm(v) {
+  formRest = {};
+  for (const [k, x] of Object.entries(v)) if (!FORM_FIELDS.includes(k)) formRest[k] = x;
   $("f-path").value = v.path || "";
   $("f-topic").value = v.topic || "";
   $("f-exclude").value = (v.exclude || []).join(", ");
@@ -252,7 +261,7 @@ function fillForm(v) {
 // formValue builds the job's JSON from the form; empty inputs are left out,
 // so the agent's defaults apply. The server validates it.
 function formValue() {
-  const v = { path: $("f-path").value.trim(), topic: $("f-topic").value.trim() };
+  const v = { ...formRest, path: $("f-path").value.trim(), topic: $("f-topic").value.trim() };
   const ex = $("f-exclude").value.split(",").map((s) => s.trim()).filter(Boolean);
   if (ex.length) v.exclude = ex;
   if ($("f-encoding").value) v.encoding = $("f-encoding").value;
