@@ -113,6 +113,9 @@ type ES struct {
 	APIKey        string        // es.apikey: base64 id:key; overrides username/password
 	TLS           TLS           // es.tls.ca, es.tls.insecureSkipVerify (https:// endpoints)
 	LocalKeep     time.Duration // es.local.keep: how long local files are kept (endpoints empty)
+	// Retention is es.retention: indices whose day is older are deleted
+	// by the transfer; 0 keeps them forever.
+	Retention time.Duration
 }
 
 // Transfer holds settings of the transfer role.
@@ -183,6 +186,7 @@ func Default() Config {
 			Replicas:      1,
 			Refresh:       "1s",
 			LocalKeep:     7 * 24 * time.Hour,
+			Retention:     30 * 24 * time.Hour,
 		},
 		Transfer: Transfer{
 			Group: "brun-transfer",

@@ -284,3 +284,33 @@ func TestRelativePathsFollowTheIniFile(t *testing.T) {
 		t.Errorf("es.password_file relative to the ini was not read: %q", c.ES.Password)
 	}
 }
+
+func TestRetention(t *testing.T) {
+	cases := []struct {
+		ini  string
+		want time.Duration
+		err  string
+	}{
+		{"", 30 * 24 * time.Hour, ""},
+		{"[es]\nretention = 90d", 90 * 24 * time.Hour, ""},
+		{"[es]\nretention =", 0, ""},
+		{"[es]\nretention = 12h", 0, `es.retention: "12h" is not a duration of at least a day`},
+		{"[es]\nretention = forever", 0, `es.retention: "forever"`},
+	}
+	for _, c := range cases {
+		path := filepath.Join(t.TempDir(), "brun.ini")
+		if err := os.WriteFile(path, []byte(c.ini+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want one containing %q", c.ini, err, c.err)
+			}
+			continue
+		}
+		if err != nil || cfg.ES.Retention != c.want {
+			t.Errorf("%q: retention %v (err %v), want %v", c.ini, cfg.ES.Retention, err, c.want)
+		}
+	}
+}

@@ -80,6 +80,7 @@ var keys = map[string]map[string]setter{
 		"password":       func(c *Config, v string) error { c.ES.Password = v; return nil },
 		"apikey":         func(c *Config, v string) error { c.ES.APIKey = v; return nil },
 		"local.keep":     duration(func(c *Config) *time.Duration { return &c.ES.LocalKeep }),
+		"retention":      retention,
 	},
 	"transfer": {
 		"topics": func(c *Config, v string) error { c.Transfer.Topics = splitList(v); return nil },
@@ -324,6 +325,21 @@ func duration(field func(*Config) *time.Duration) setter {
 		*field(c) = d
 		return nil
 	}
+}
+
+// retention sets es.retention: empty keeps indices forever; else at
+// least a day, as a shorter one would delete the index being written.
+func retention(c *Config, v string) error {
+	if strings.TrimSpace(v) == "" {
+		c.ES.Retention = 0
+		return nil
+	}
+	d, err := ParseDuration(v)
+	if err != nil || d < 24*time.Hour {
+		return &Error{Value: v, Reason: "is not a duration of at least a day (e.g. 30d), or empty to keep indices forever"}
+	}
+	c.ES.Retention = d
+	return nil
 }
 
 // ParseDuration is time.ParseDuration plus a "d" (24h) unit, so that the

@@ -156,6 +156,10 @@ func startWriters(ctx context.Context, cfg *config.Config, wc writerConfig, patt
 			close(ready)
 		}
 	}()
+	if cfg.ES.Retention > 0 && pattern.HasDate() {
+		sw := &sweeper{es: es, pattern: pattern, keep: cfg.ES.Retention, log: logging.For("retention")}
+		go sw.run(ctx, ready, time.Now)
+	}
 	for i := 0; i < cfg.ES.Nums; i++ {
 		wg.Add(1)
 		go func() {
