@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -464,7 +465,7 @@ func (h *harvester) newStream() {
 	h.enc = event.NewEncoder(event.Source{
 		Host: h.src.host.name, Hostname: h.src.host.name, IPs: h.src.host.ips,
 		AgentID: h.src.agentID, AgentName: h.src.host.name, AgentVersion: h.src.host.version,
-		Dataset: h.spec.Topic, Timezone: h.src.host.timezone,
+		Dataset: h.spec.Topic, Timezone: cmp.Or(h.spec.Timezone, h.src.host.timezone),
 		Job: h.src.job, Path: h.path, FileID: fileID,
 		Fields: h.spec.Fields, JSON: h.spec.JSON,
 	})

@@ -74,6 +74,26 @@ func (s Spec) validateFilters(bad func(field, format string, args ...any)) {
 			bad("ignore_older", "%q %v", s.IgnoreOlder, err)
 		}
 	}
+	if s.Timezone != "" && !validZone(s.Timezone) {
+		bad("timezone", "%q is not a time zone: an IANA name such as Asia/Shanghai, an offset such as +08:00, or UTC", s.Timezone)
+	}
+}
+
+// zoneOffset matches the offsets a timezone may be: "+08:00", "-03:30".
+var zoneOffset = regexp.MustCompile(`^[+-](0[0-9]|1[0-4]):[0-5][0-9]$`)
+
+// validZone reports whether tz names a zone the transfer can read times
+// in: an offset, or a name of the IANA database (as the agent's Go knows
+// it; "Local", which would mean the transfer's own zone, is refused).
+func validZone(tz string) bool {
+	if len(tz) > 64 || tz == "Local" {
+		return false
+	}
+	if zoneOffset.MatchString(tz) {
+		return true
+	}
+	_, err := time.LoadLocation(tz)
+	return err == nil
 }
 
 // StartAtEnd reports whether start is "end".

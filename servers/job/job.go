@@ -57,6 +57,10 @@ type Spec struct {
 	// offset for and that were not modified within that time. "" reads
 	// every file.
 	IgnoreOlder string `json:"ignore_older,omitempty"`
+	// Timezone is the zone the job's lines write their times in when they
+	// write none (event.timezone): an IANA name such as "Asia/Shanghai",
+	// an offset such as "+08:00", or "UTC". "" is the agent's host's.
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // Multiline is Filebeat's pattern/negate/match scheme: a line for which

@@ -54,7 +54,7 @@ func NameError(name string) string {
 // case, so {"PATH": ...} would pass as path; the shape check makes names
 // exact first.
 var (
-	jobFields       = []string{"path", "topic", "exclude", "multiline", "max_line_bytes", "encoding", "fields", "json", "include_lines", "exclude_lines", "start", "ignore_older"}
+	jobFields       = []string{"path", "topic", "exclude", "multiline", "max_line_bytes", "encoding", "fields", "json", "include_lines", "exclude_lines", "start", "ignore_older", "timezone"}
 	multilineFields = []string{"pattern", "negate", "match", "max_lines", "timeout"}
 )
 

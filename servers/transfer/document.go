@@ -106,6 +106,8 @@ type edit struct{ at, to, from, upto int }
 type builder struct {
 	names   map[*partition]*indexNames
 	scratch []byte // text inserted into a record, reused per document
+	// zones caches the locations of the event.timezone values seen.
+	zones map[string]*time.Location
 	// arena is where entries are rendered, one after another: a document
 	// costs no allocation of its own, and a chunk is collected once
 	// every document rendered into it is.
@@ -156,7 +158,11 @@ func (bd *builder) build(d *document) {
 	}
 	ts, replaced, level := read, false, ""
 	if line != nil {
-		t, end, found := enrich.Time(line, read)
+		var loc *time.Location
+		if isObject && r.tz.ok() {
+			loc = bd.zone(value[r.tz.s+1 : r.tz.e-1])
+		}
+		t, end, found := enrich.Time(line, read, loc)
 		if found && t.Year() >= 1971 {
 			ts, replaced = t, true
 		} else {
@@ -224,6 +230,53 @@ func (bd *builder) build(d *document) {
 		bd.arena = bd.arena[:start+len(e)] // e is in the arena
 	}
 	d.entry = e[:len(e):len(e)]
+}
+
+// zone returns the location event.timezone names: an IANA name, an
+// offset such as "+08:00", or "Z"; nil (UTC) for anything else. Each
+// value is looked up once per writer.
+func (bd *builder) zone(name []byte) *time.Location {
+	if loc, ok := bd.zones[string(name)]; ok {
+		return loc
+	}
+	if len(name) == 0 || len(name) > 64 {
+		return nil
+	}
+	var loc *time.Location
+	if off, ok := offset(name); ok {
+		loc = time.UTC
+		if off != 0 {
+			loc = time.FixedZone(string(name), off)
+		}
+	} else if l, err := time.LoadLocation(string(name)); err == nil && string(name) != "Local" {
+		loc = l
+	}
+	if bd.zones == nil || len(bd.zones) >= 256 {
+		bd.zones = map[string]*time.Location{} // hostile values can't grow it without end
+	}
+	bd.zones[string(name)] = loc
+	return loc
+}
+
+// offset reads "Z" or "+08:00" (the form the agent writes) in seconds
+// east of UTC.
+func offset(s []byte) (int, bool) {
+	if string(s) == "Z" {
+		return 0, true
+	}
+	if len(s) != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':' {
+		return 0, false
+	}
+	h, err1 := strconv.Atoi(string(s[1:3]))
+	m, err2 := strconv.Atoi(string(s[4:6]))
+	if err1 != nil || err2 != nil || h > 14 || m > 59 {
+		return 0, false
+	}
+	off := h*3600 + m*60
+	if s[0] == '-' {
+		off = -off
+	}
+	return off, true
 }
 
 // appendEdited appends the record r with its enrichment to dst. The text

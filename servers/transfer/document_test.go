@@ -124,6 +124,30 @@ func TestNewDocument(t *testing.T) {
 			fields: map[string]any{"@timestamp": "2026-06-14T15:16:01.000Z", "event.created": "2026-11-25T04:05:07.000Z", "log.level": "info"},
 		},
 		{
+			name:  "a line without a zone is read in event.timezone",
+			value: `{"message":"2026-11-24 23:59:58,123 WARN x","event":{"id":"tz1","timezone":"Asia/Shanghai"}}`,
+			index: "app-2026.11.24", id: "tz1",
+			fields: map[string]any{"@timestamp": "2026-11-24T15:59:58.123Z", "event.timezone": "Asia/Shanghai"},
+		},
+		{
+			name:  "an offset as event.timezone",
+			value: `{"message":"2026-11-24 23:59:58 WARN x","event":{"id":"tz2","timezone":"-03:30"}}`,
+			index: "app-2026.11.25", id: "tz2",
+			fields: map[string]any{"@timestamp": "2026-11-25T03:29:58.000Z"},
+		},
+		{
+			name:  "a zone written in the line wins over event.timezone",
+			value: `{"message":"2026-11-24T23:59:58Z WARN x","event":{"id":"tz3","timezone":"Asia/Shanghai"}}`,
+			index: "app-2026.11.24", id: "tz3",
+			fields: map[string]any{"@timestamp": "2026-11-24T23:59:58.000Z"},
+		},
+		{
+			name:  "an unknown event.timezone is UTC",
+			value: `{"message":"2026-11-24 23:59:58 WARN x","event":{"id":"tz4","timezone":"../../etc/passwd"}}`,
+			index: "app-2026.11.24", id: "tz4",
+			fields: map[string]any{"@timestamp": "2026-11-24T23:59:58.000Z"},
+		},
+		{
 			name: "plain text record", value: "[Sun Dec 04 04:47:44 2005] [error] \"bad\"\tthing",
 			index: "app-2005.12.04", id: "App-3-77",
 			fields: map[string]any{

@@ -26,6 +26,7 @@ type record struct {
 	msg        span // the message value, quotes included
 	log, event span // the log and event objects
 	id         span // event.id, quotes included
+	tz         span // event.timezone, quotes included
 	hasJSON    bool // a top-level "json" field
 	hasLevel   bool // log.level, nested or dotted
 	hasCreated bool // event.created, nested or dotted
@@ -41,7 +42,7 @@ type record struct {
 // not every literal: Elasticsearch refuses what slips through, and the
 // record goes to the dead-letter index.
 func parseRecord(b []byte) (r record, ok bool) {
-	r = record{b: b, ts: none, msg: none, log: none, event: none, id: none}
+	r = record{b: b, ts: none, msg: none, log: none, event: none, id: none, tz: none}
 	r.open = skipWS(b, 0)
 	if r.open >= len(b) || b[r.open] != '{' {
 		return r, false
@@ -66,6 +67,10 @@ func parseRecord(b []byte) (r record, ok bool) {
 			if b[v.s] == '"' {
 				r.id = v
 			}
+		case "event.timezone":
+			if b[v.s] == '"' {
+				r.tz = v
+			}
 		case "log":
 			r.logOther = b[v.s] != '{'
 			if b[v.s] == '{' {
@@ -85,6 +90,10 @@ func parseRecord(b []byte) (r record, ok bool) {
 					case "id":
 						if b[v.s] == '"' {
 							r.id = v
+						}
+					case "timezone":
+						if b[v.s] == '"' {
+							r.tz = v
 						}
 					case "created":
 						r.hasCreated = true

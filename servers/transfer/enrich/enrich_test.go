@@ -38,7 +38,7 @@ func TestTimeAndLevel(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ts, end, ok := Time([]byte(c.line), read)
+			ts, end, ok := Time([]byte(c.line), read, nil)
 			got := ""
 			if ok {
 				got = ts.UTC().Format(time.RFC3339Nano)
@@ -65,7 +65,7 @@ func TestNoAllocations(t *testing.T) {
 	}
 	for _, l := range lines {
 		if n := testing.AllocsPerRun(100, func() {
-			_, end, _ := Time(l, read)
+			_, end, _ := Time(l, read, nil)
 			Level(l, end)
 		}); n != 0 {
 			t.Errorf("%q: %v allocations per line, want 0", l, n)
@@ -77,7 +77,7 @@ func BenchmarkEnrichLog4j(b *testing.B) {
 	line := []byte("2026-11-25 04:05:06,789 INFO [main] request handled seq=000042")
 	b.ReportAllocs()
 	for b.Loop() {
-		_, end, _ := Time(line, read)
+		_, end, _ := Time(line, read, nil)
 		Level(line, end)
 	}
 }
@@ -86,7 +86,42 @@ func BenchmarkEnrichNoTime(b *testing.B) {
 	line := []byte(`127.0.0.1 - - "GET /index.html HTTP/1.1" 200 512 "-" "curl/8.0" request took 12ms`)
 	b.ReportAllocs()
 	for b.Loop() {
-		_, end, _ := Time(line, read)
+		_, end, _ := Time(line, read, nil)
 		Level(line, end)
+	}
+}
+
+// A time written without a zone is a time of the zone given (the writing
+// host's, event.timezone); one written with a zone keeps it.
+func TestTimeWithoutZoneIsReadInTheGivenZone(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Skip("no zoneinfo: ", err)
+	}
+	read := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC) // 09:00 on Jan 1 in Shanghai
+	cases := []struct{ line, want string }{
+		{"2015-10-18 18:01:47,978 INFO main started", "2015-10-18T10:01:47.978Z"},
+		{"2015-10-18T18:01:47+02:00 INFO with its own zone", "2015-10-18T16:01:47Z"},
+		{"2015-10-18T18:01:47Z INFO in UTC", "2015-10-18T18:01:47Z"},
+		// No year: the one that puts it nearest before the read time, in
+		// the writer's zone: Dec 31 23:30 in Shanghai is last year's.
+		{"Dec 31 23:30:00 host sshd[1]: accepted", "2025-12-31T15:30:00Z"},
+		{"Jan  1 08:59:00 host cron[2]: ran", "2026-01-01T00:59:00Z"},
+		{"[Sun Dec 04 04:47:44 2005] [error] apache without a zone", "2005-12-03T20:47:44Z"},
+		{`127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200`, "2000-10-10T20:55:36Z"},
+	}
+	for _, c := range cases {
+		ts, _, ok := Time([]byte(c.line), read, shanghai)
+		if !ok {
+			t.Errorf("Time(%q): no time found", c.line)
+			continue
+		}
+		if got := ts.UTC().Format(time.RFC3339Nano); got != c.want {
+			t.Errorf("Time(%q) = %s, want %s", c.line, got, c.want)
+		}
+	}
+	// nil is UTC, as before.
+	if ts, _, _ := Time([]byte("2015-10-18 18:01:47 INFO x"), read, nil); ts.UTC().Format(time.RFC3339) != "2015-10-18T18:01:47Z" {
+		t.Errorf("without a zone given: %v", ts)
 	}
 }

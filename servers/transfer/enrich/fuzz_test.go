@@ -77,7 +77,7 @@ func FuzzTime(f *testing.F) {
 		const span = 253402300800
 		read := time.Unix((readSec%span+span)%span, 0).UTC()
 
-		ts, end, ok := Time(line, read)
+		ts, end, ok := Time(line, read, nil)
 		if !ok {
 			if end != 0 || !ts.IsZero() {
 				t.Fatalf("Time(%q) = %v, %d, false", line, ts, end)
@@ -104,7 +104,7 @@ func FuzzTime(f *testing.F) {
 			checkRead(t, "ISO", b, t0, n, 19, written{num(b[0:4]), num(b[5:7]), num(b[8:10]), num(b[11:13]), num(b[14:16]), num(b[17:19]), frac(b[19:n])})
 		}
 		if len(b) >= 15 {
-			if t0, n, ok := syslog(b, read); ok {
+			if t0, n, ok := syslog(b, read, time.UTC); ok {
 				i := 4
 				if b[i] == ' ' {
 					i++
@@ -118,7 +118,7 @@ func FuzzTime(f *testing.F) {
 			}
 		}
 		if start == 1 && len(b) >= 15 {
-			if t0, n, ok := apache(b); ok {
+			if t0, n, ok := apache(b, time.UTC); ok {
 				i := 8
 				if b[i] == ' ' {
 					i++

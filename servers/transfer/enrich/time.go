@@ -5,9 +5,14 @@ import "time"
 // Time returns the time written at the start of line, and the number of
 // bytes it took (after an optional opening '['), so that the level can be
 // looked for after it. read is the time the line was read: it supplies the
-// year of a syslog time, which has none. ok is false when no known format
-// starts the line; then the caller keeps the read time.
-func Time(line []byte, read time.Time) (t time.Time, end int, ok bool) {
+// year of a syslog time, which has none. A time written without a zone is
+// a time in loc (the zone of the host that wrote it, event.timezone); nil
+// means UTC. ok is false when no known format starts the line; then the
+// caller keeps the read time.
+func Time(line []byte, read time.Time, loc *time.Location) (t time.Time, end int, ok bool) {
+	if loc == nil {
+		loc = time.UTC
+	}
 	start := 0
 	if len(line) > 0 && line[0] == '[' {
 		start = 1
@@ -18,15 +23,15 @@ func Time(line []byte, read time.Time) (t time.Time, end int, ok bool) {
 	}
 	switch {
 	case isDigit(b[0]):
-		if t, n, ok := ISO(b); ok {
+		if t, n, ok := iso(b, loc); ok {
 			return t, start + n, true
 		}
 	case isUpper(b[0]):
-		if t, n, ok := syslog(b, read); ok {
+		if t, n, ok := syslog(b, read, loc); ok {
 			return t, start + n, true
 		}
 		if start == 1 {
-			if t, n, ok := apache(b); ok {
+			if t, n, ok := apache(b, loc); ok {
 				return t, start + n, true
 			}
 		}
@@ -37,7 +42,10 @@ func Time(line []byte, read time.Time) (t time.Time, end int, ok bool) {
 // ISO reads "2006-01-02T15:04:05" or "2006-01-02 15:04:05", with an
 // optional fraction after '.' or ',' and an optional zone (Z, +07:00,
 // +0700). Without a zone the time is UTC. It returns the bytes used.
-func ISO(b []byte) (time.Time, int, bool) {
+func ISO(b []byte) (time.Time, int, bool) { return iso(b, time.UTC) }
+
+// iso is ISO reading a time without a zone in loc.
+func iso(b []byte, loc *time.Location) (time.Time, int, bool) {
 	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, 0, false
 	}
@@ -52,9 +60,12 @@ func ISO(b []byte) (time.Time, int, bool) {
 	}
 	n := 19
 	nsec, n := fraction(b, n)
-	loc, n, ok := zone(b, n)
+	written, n, ok := zone(b, n)
 	if !ok {
 		return time.Time{}, 0, false
+	}
+	if written != nil {
+		loc = written
 	}
 	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), n, true
 }
@@ -62,8 +73,9 @@ func ISO(b []byte) (time.Time, int, bool) {
 // syslog reads "Jan  2 15:04:05" or "Jan 02 15:04:05", with an optional
 // fraction. The year is read's, or the one before when that would put the
 // line more than a day after it was read (a December line read in January).
-// The day is checked against that year, so "Feb 29" is a leap year's.
-func syslog(b []byte, read time.Time) (time.Time, int, bool) {
+// The day is checked against that year, so "Feb 29" is a leap year's. The
+// time is in loc: syslog writes none.
+func syslog(b []byte, read time.Time, loc *time.Location) (time.Time, int, bool) {
 	month, ok := monthOf(b)
 	if !ok || b[3] != ' ' {
 		return time.Time{}, 0, false
@@ -85,20 +97,21 @@ func syslog(b []byte, read time.Time) (time.Time, int, bool) {
 		return time.Time{}, 0, false
 	}
 	nsec, end := fraction(b, i+9)
-	read = read.UTC()
+	read = read.In(loc)
 	year := read.Year()
-	if time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC).After(read.Add(24 * time.Hour)) {
+	if time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc).After(read.Add(24 * time.Hour)) {
 		year--
 	}
 	if day > daysIn(month, year) {
 		return time.Time{}, 0, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), end, true
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), end, true
 }
 
 // apache reads the error log's "Sun Dec 04 04:47:44 2005]" (the '[' is
-// already skipped), with an optional fraction before the year.
-func apache(b []byte) (time.Time, int, bool) {
+// already skipped), with an optional fraction before the year; it has no
+// zone, so it is a time in loc.
+func apache(b []byte, loc *time.Location) (time.Time, int, bool) {
 	if len(b) < 24 || b[3] != ' ' {
 		return time.Time{}, 0, false
 	}
@@ -127,7 +140,7 @@ func apache(b []byte) (time.Time, int, bool) {
 	if !ok || b[i+5] != ']' || day > daysIn(month, year) {
 		return time.Time{}, 0, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), i + 6, true
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), i + 6, true
 }
 
 // clf finds the common log format's "[10/Oct/2000:13:55:36 -0700]" in the
@@ -147,7 +160,7 @@ func clf(line []byte) (time.Time, int, bool) {
 		year, ok3 := digits(b[7:11])
 		hour, minute, sec, ok4 := clock(b[12:])
 		loc, _, ok5 := zone(b[:26], 21)
-		if ok1 && ok2 && ok3 && ok4 && ok5 && valid(month, day, hour, minute, sec) && day <= daysIn(month, year) {
+		if ok1 && ok2 && ok3 && ok4 && ok5 && loc != nil && valid(month, day, hour, minute, sec) && day <= daysIn(month, year) {
 			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), i + 28, true
 		}
 	}
@@ -187,18 +200,19 @@ func fraction(b []byte, i int) (int, int) {
 // format like any other UTC time without a lookup.
 var utcZone = time.UTC
 
-// zone reads "Z", "+07:00" or "+0700" at b[i:]; nothing there means UTC.
-// A '+' or '-' that does not start a valid offset fails.
+// zone reads "Z", "+07:00" or "+0700" at b[i:]; nothing there gives a nil
+// location (the caller's default). A '+' or '-' that does not start a
+// valid offset fails.
 func zone(b []byte, i int) (*time.Location, int, bool) {
 	if i >= len(b) {
-		return utcZone, i, true
+		return nil, i, true
 	}
 	switch b[i] {
 	case 'Z', 'z':
 		return utcZone, i + 1, true
 	case '+', '-':
 	default:
-		return utcZone, i, true
+		return nil, i, true
 	}
 	r := b[i+1:]
 	var h, m int
