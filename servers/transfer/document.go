@@ -157,11 +157,26 @@ func (bd *builder) build(d *document) {
 		line = value[r.msg.s+1 : r.msg.e-1]
 	}
 	ts, replaced, level := read, false, ""
-	if line != nil {
-		var loc *time.Location
-		if isObject && r.tz.ok() {
-			loc = bd.zone(value[r.tz.s+1 : r.tz.e-1])
+	var loc *time.Location
+	if isObject && r.tz.ok() {
+		loc = bd.zone(value[r.tz.s+1 : r.tz.e-1])
+	}
+	// A line the job parsed as JSON: its own time, level and message
+	// members stand for the event's; the line moves to event.original.
+	jmsg := none
+	if isObject && r.json.ok() {
+		jl := readJSONLine(value, r.json, read, loc)
+		if !jl.ts.IsZero() {
+			ts, replaced = jl.ts, true
 		}
+		if !r.hasLevel && !r.logOther {
+			level = jl.level
+		}
+		if jl.msg.ok() && r.msg.ok() && !r.hasOriginal && !r.eventOther {
+			jmsg = jl.msg
+		}
+	}
+	if line != nil {
 		t, end, found := enrich.Time(line, read, loc)
 		if found && t.Year() >= 1971 {
 			ts, replaced = t, true
@@ -183,6 +198,9 @@ func (bd *builder) build(d *document) {
 	}
 	index := names.name(ts)
 	need := len(value) + len(index) + 160 // the edits add fewer
+	if jmsg.ok() {
+		need += r.msg.e - r.msg.s // event.original
+	}
 	if cap(bd.arena)-len(bd.arena) < need {
 		bd.arena = make([]byte, 0, max(arenaChunk, need))
 	}
@@ -206,7 +224,7 @@ func (bd *builder) build(d *document) {
 	e = append(e, "}}\n"...)
 	d.src = len(e)
 	if isObject {
-		e = bd.appendEdited(e, &r, ts, read, replaced, level)
+		e = bd.appendEdited(e, &r, ts, read, replaced, level, jmsg)
 		oneLine(e[d.src:])
 	} else {
 		e = append(e, `{"@timestamp":"`...)
@@ -282,10 +300,13 @@ func offset(s []byte) (int, bool) {
 // appendEdited appends the record r with its enrichment to dst. The text
 // inserted is first written to the partition's scratch buffer, so that
 // the record is then copied once, in order, around the edits.
-func (bd *builder) appendEdited(dst []byte, r *record, ts, read time.Time, replaced bool, level string) []byte {
+//
+// With jmsg (the message member of a parsed JSON line) the message becomes
+// that string, and the line it was moves to event.original.
+func (bd *builder) appendEdited(dst []byte, r *record, ts, read time.Time, replaced bool, level string, jmsg span) []byte {
 	b := r.b
 	s := bd.scratch[:0]
-	var edits [4]edit
+	var edits [5]edit
 	n := 0
 	// begin and end bracket the text of one edit replacing b[at:to].
 	begin := func() int { return len(s) }
@@ -330,18 +351,37 @@ func (bd *builder) appendEdited(dst []byte, r *record, ts, read time.Time, repla
 			end(r.end, r.end, f)
 		}
 	}
-	if replaced && !r.hasCreated && !r.eventOther {
+	if jmsg.ok() {
 		f := begin()
-		if r.event.ok() {
+		s = append(s, b[jmsg.s:jmsg.e]...)
+		end(r.msg.s, r.msg.e, f)
+	}
+	// The event members to add: event.created when the time was replaced,
+	// event.original when the message was; one edit, so that two members
+	// added to an empty or missing event object are joined right.
+	created := replaced && !r.hasCreated && !r.eventOther
+	if created || jmsg.ok() {
+		f := begin()
+		if !r.event.ok() {
+			s = append(s, `,"event":{`...)
+		}
+		if created {
 			s = append(s, `"created":"`...)
 			s = appendTime(s, read)
 			s = append(s, '"')
+		}
+		if jmsg.ok() {
+			if created {
+				s = append(s, ',')
+			}
+			s = append(s, `"original":`...)
+			s = append(s, b[r.msg.s:r.msg.e]...)
+		}
+		if r.event.ok() {
 			comma(r.event.s)
 			end(r.event.s+1, r.event.s+1, f)
 		} else {
-			s = append(s, `,"event":{"created":"`...)
-			s = appendTime(s, read)
-			s = append(s, `"}`...)
+			s = append(s, '}')
 			end(r.end, r.end, f)
 		}
 	}

@@ -97,10 +97,31 @@ func TestNewDocument(t *testing.T) {
 			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "log.level": "error", "event.created": nil},
 		},
 		{
-			name:  "parsed json is kept and not enriched",
+			name:  "parsed json without time or message: its level, the message's time is not used",
 			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"2020-01-01 00:00:00 INFO x","json":{"level":"info","n":1},"event":{"id":"abc"}}`,
 			index: "app-2026.11.25", id: "abc",
-			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "json.n": 1.0, "log.level": nil},
+			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "json.n": 1.0, "log.level": "info", "event.original": nil},
+		},
+		{
+			name:  "parsed json line: its time, level and message; the line in event.original",
+			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"{\"ts\":1764000000.5,\"level\":\"WARN\",\"msg\":\"disk low\"}","json":{"ts":1764000000.5,"level":"WARN","msg":"disk low"},"event":{"id":"j1","timezone":"Asia/Shanghai"}}`,
+			index: "app-2025.11.24", id: "j1",
+			fields: map[string]any{
+				"@timestamp": "2025-11-24T16:00:00.500Z", "log.level": "warn", "message": "disk low",
+				"event.original": `{"ts":1764000000.5,"level":"WARN","msg":"disk low"}`, "event.created": "2026-11-25T04:05:06.789Z",
+			},
+		},
+		{
+			name:  "parsed json line with a zone-less time string, in event.timezone",
+			value: `{"message":"{}","json":{"time":"2026-11-24 23:59:58.250","message":"hi","severity":"error"},"event":{"id":"j2","timezone":"+08:00"}}`,
+			index: "app-2026.11.24", id: "j2",
+			fields: map[string]any{"@timestamp": "2026-11-24T15:59:58.250Z", "log.level": "error", "message": "hi", "event.original": "{}"},
+		},
+		{
+			name:  "parsed json line without an event object gets one",
+			value: `{"message":"{}","json":{"msg":"hi","ts":"not a time"}}`,
+			index: "app-2026.11.25", id: "App-3-77",
+			fields: map[string]any{"message": "hi", "event.original": "{}", "event.created": nil},
 		},
 		{
 			name:  "existing level and created are kept",

@@ -347,6 +347,15 @@ func FuzzBuild(f *testing.F) {
 						t.Fatalf("member %s.%s changed: %s became %s", k, ik, iv, innerOut[ik])
 					}
 				}
+			case k == "message" && jsonMessage(t, in) != nil:
+				// A parsed JSON line's own message stands for the line,
+				// which moves to event.original.
+				if jm := jsonMessage(t, in); !bytes.Equal(w, jm) {
+					t.Fatalf("message %s, want the JSON line's %s", w, jm)
+				}
+				if ev, _ := objectMembers(t, out["event"]); !bytes.Equal(ev["original"], v) {
+					t.Fatalf("event.original %s, want the message it replaced %s", ev["original"], v)
+				}
 			case !bytes.Equal(v, w):
 				t.Fatalf("member %q changed: %s became %s", k, v, w)
 			}
@@ -364,6 +373,32 @@ func FuzzBuild(f *testing.F) {
 			}
 		}
 	})
+}
+
+// jsonMessage returns the string that stands for the line of a record
+// whose "json" object has a "message" or "msg" string (in that order),
+// when the record has a string message it can replace and no
+// event.original yet; nil otherwise.
+func jsonMessage(t *testing.T, in map[string]json.RawMessage) json.RawMessage {
+	j, m := in["json"], in["message"]
+	if len(j) == 0 || j[0] != '{' || len(m) == 0 || m[0] != '"' || in["event.original"] != nil {
+		return nil
+	}
+	if ev := in["event"]; len(ev) > 0 {
+		if ev[0] != '{' {
+			return nil
+		}
+		if inner, _ := members(t, ev); inner["original"] != nil {
+			return nil
+		}
+	}
+	jm, _ := members(t, j)
+	for _, k := range jsonMessageKeys {
+		if v := jm[k]; len(v) > 0 && v[0] == '"' {
+			return v
+		}
+	}
+	return nil
 }
 
 // replaceInvalid is what a JSON decoder reads back from

@@ -27,7 +27,10 @@ type record struct {
 	log, event span // the log and event objects
 	id         span // event.id, quotes included
 	tz         span // event.timezone, quotes included
+	json       span // the "json" object: the line a job parsed as JSON
 	hasJSON    bool // a top-level "json" field
+	// hasOriginal: event.original, nested or dotted, is there already.
+	hasOriginal bool
 	hasLevel   bool // log.level, nested or dotted
 	hasCreated bool // event.created, nested or dotted
 	// logOther and eventOther mark a log or event member that is not an
@@ -42,7 +45,7 @@ type record struct {
 // not every literal: Elasticsearch refuses what slips through, and the
 // record goes to the dead-letter index.
 func parseRecord(b []byte) (r record, ok bool) {
-	r = record{b: b, ts: none, msg: none, log: none, event: none, id: none, tz: none}
+	r = record{b: b, ts: none, msg: none, log: none, event: none, id: none, tz: none, json: none}
 	r.open = skipWS(b, 0)
 	if r.open >= len(b) || b[r.open] != '{' {
 		return r, false
@@ -59,6 +62,11 @@ func parseRecord(b []byte) (r record, ok bool) {
 			}
 		case "json":
 			r.hasJSON = true
+			if b[v.s] == '{' {
+				r.json = v
+			}
+		case "event.original":
+			r.hasOriginal = true
 		case "log.level":
 			r.hasLevel = true
 		case "event.created":
@@ -97,6 +105,8 @@ func parseRecord(b []byte) (r record, ok bool) {
 						}
 					case "created":
 						r.hasCreated = true
+					case "original":
+						r.hasOriginal = true
 					}
 				})
 			}
