@@ -314,3 +314,87 @@ func (p *partition) newDocument(value []byte, offset int64, kafkaTime, seen time
 }
 
 var testBuilder builder
+
+// The saved search and dashboard in doc/kibana hang together: each
+// reference names an object of the right type in the shipped files, each
+// Lens layer's columns are the ones its visualization uses, and every
+// field they read is one brun's index template maps.
+func TestKibanaDashboard(t *testing.T) {
+	type object struct {
+		ID         string `json:"id"`
+		Type       string `json:"type"`
+		References []struct {
+			Name, Type, ID string
+		} `json:"references"`
+		Attributes json.RawMessage `json:"attributes"`
+	}
+	objects := map[string]object{}
+	for _, file := range []string{"brun-data-views.ndjson", "brun-dashboard.ndjson"} {
+		raw, err := os.ReadFile("../../doc/kibana/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+			var o object
+			if err := json.Unmarshal(line, &o); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			objects[o.ID] = o
+		}
+	}
+	pat, _ := indexname.Parse(config.Default().ES.Index)
+	var tmpl struct {
+		Template struct {
+			Mappings map[string]any `json:"mappings"`
+		} `json:"template"`
+	}
+	json.Unmarshal(topicTemplate(config.Default().ES, pat, "app"), &tmpl)
+	mapped := func(field string) bool {
+		return get(tmpl.Template.Mappings, "properties."+strings.ReplaceAll(field, ".", ".properties.")+".type") != nil
+	}
+	for _, o := range objects {
+		for _, r := range o.References {
+			if target, ok := objects[r.ID]; !ok || target.Type != r.Type {
+				t.Errorf("%s refers to %s %s, which the files do not hold", o.ID, r.Type, r.ID)
+			}
+		}
+		if o.Type != "lens" {
+			continue
+		}
+		var lens struct {
+			State struct {
+				Visualization   map[string]any `json:"visualization"`
+				DatasourceState struct {
+					FormBased struct {
+						Layers map[string]struct {
+							Columns map[string]struct {
+								SourceField string `json:"sourceField"`
+							} `json:"columns"`
+							ColumnOrder []string `json:"columnOrder"`
+						} `json:"layers"`
+					} `json:"formBased"`
+				} `json:"datasourceStates"`
+			} `json:"state"`
+		}
+		if err := json.Unmarshal(o.Attributes, &lens); err != nil {
+			t.Fatalf("%s: %v", o.ID, err)
+		}
+		vis, _ := json.Marshal(lens.State.Visualization)
+		for id, layer := range lens.State.DatasourceState.FormBased.Layers {
+			if len(layer.ColumnOrder) != len(layer.Columns) {
+				t.Errorf("%s layer %s: column order %v for %d columns", o.ID, id, layer.ColumnOrder, len(layer.Columns))
+			}
+			for cid, c := range layer.Columns {
+				if !bytes.Contains(vis, []byte(`"`+cid+`"`)) {
+					t.Errorf("%s: column %s is not in the visualization %s", o.ID, cid, vis)
+				}
+				if c.SourceField != "___records___" && !mapped(c.SourceField) {
+					t.Errorf("%s: field %s is not mapped by brun's template", o.ID, c.SourceField)
+				}
+			}
+		}
+	}
+	if objects["brun-overview"].Type != "dashboard" || objects["brun-latest-errors"].Type != "search" {
+		t.Error("the dashboard or the saved search is missing")
+	}
+}
