@@ -31,8 +31,8 @@ type record struct {
 	hasJSON    bool // a top-level "json" field
 	// hasOriginal: event.original, nested or dotted, is there already.
 	hasOriginal bool
-	hasLevel   bool // log.level, nested or dotted
-	hasCreated bool // event.created, nested or dotted
+	hasLevel    bool // log.level, nested or dotted
+	hasCreated  bool // event.created, nested or dotted
 	// logOther and eventOther mark a log or event member that is not an
 	// object: log.level or event.created can't be added to it, and adding
 	// a second member of the same name would make Elasticsearch refuse
