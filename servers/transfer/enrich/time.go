@@ -2,41 +2,271 @@ package enrich
 
 import "time"
 
-// Time returns the time written at the start of line, and the number of
-// bytes it took (after an optional opening '['), so that the level can be
-// looked for after it. read is the time the line was read: it supplies the
-// year of a syslog time, which has none. A time written without a zone is
-// a time in loc (the zone of the host that wrote it, event.timezone); nil
-// means UTC. ok is false when no known format starts the line; then the
-// caller keeps the read time.
+// scanLimit is how far into a line a time is looked for: past a host
+// name, a file name, a thread or sequence number, a PID.
+const scanLimit = 256
+
+// Time returns the time written in the first 256 bytes of line and the
+// index where it ends, so that the level can be looked for after it. It
+// tries each token start (a digit or a capital letter after a byte that is
+// neither) from left to right and takes the first that reads fully as a
+// known format; a time inside a file name or a URL (after '/', '.', '_',
+// '-' or '=', or followed by '/', '_' or ".log") is taken only when no
+// other follows. read is the time the line was read: it gives the year of
+// a format that writes none (the one that puts the time nearest before
+// it) and bounds epoch seconds. A time written without a zone is a time in
+// loc (the zone of the host that wrote it, event.timezone); nil means UTC.
+// ok is false when no known format is found; then the caller keeps the
+// read time.
 func Time(line []byte, read time.Time, loc *time.Location) (t time.Time, end int, ok bool) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	start := 0
-	if len(line) > 0 && line[0] == '[' {
-		start = 1
-	}
-	b := line[start:]
-	if len(b) < 15 {
-		return clf(line)
-	}
-	switch {
-	case isDigit(b[0]):
-		if t, n, ok := iso(b, loc); ok {
-			return t, start + n, true
+	lim := min(len(line), scanLimit)
+	var weak time.Time
+	weakEnd := 0
+	for i := 0; i < lim; i++ {
+		c := line[i]
+		if !isDigit(c) && !isUpper(c) {
+			continue
 		}
-	case isUpper(b[0]):
-		if t, n, ok := syslog(b, read, loc); ok {
-			return t, start + n, true
+		if i > 0 && isAlnum(line[i-1]) {
+			continue
 		}
-		if start == 1 {
-			if t, n, ok := apache(b, loc); ok {
-				return t, start + n, true
-			}
+		t, n, ok := timeAt(line, i, read, loc)
+		if !ok {
+			continue
+		}
+		if !insideName(line, i, n) {
+			return t, n, true
+		}
+		if weakEnd == 0 {
+			weak, weakEnd = t, n
+		}
+		i = n - 1
+	}
+	if weakEnd > 0 {
+		return weak, weakEnd, true
+	}
+	return time.Time{}, 0, false
+}
+
+// insideName reports whether the time at line[i:n] is part of a file
+// name, a URL or a key: a better one may follow.
+func insideName(line []byte, i, n int) bool {
+	if i > 0 {
+		switch line[i-1] {
+		case '/', '\\', '.', '_', '-', '=':
+			return true
 		}
 	}
-	return clf(line)
+	if n < len(line) {
+		switch line[n] {
+		case '/', '\\', '_':
+			return true
+		case '.':
+			return n+1 < len(line) && isAlnum(line[n+1])
+		}
+	}
+	return false
+}
+
+// timeAt reads a time starting at line[i], returning it and the index
+// where it ends.
+func timeAt(line []byte, i int, read time.Time, loc *time.Location) (time.Time, int, bool) {
+	b := line[i:]
+	if len(b) < 11 {
+		return time.Time{}, 0, false
+	}
+	var t time.Time
+	var n int
+	var ok bool
+	if isDigit(b[0]) {
+		switch {
+		case b[4] == '-':
+			t, n, ok = iso(b, loc)
+		case b[4] == '/':
+			t, n, ok = slashed(b, loc)
+		case b[2] == '/' && isUpper(b[3]):
+			t, n, ok = clfAt(b)
+		case b[2] == '/':
+			t, n, ok = shortYear(b, loc)
+		case b[2] == '-' || b[2] == '.':
+			t, n, ok = monthDay(b, read, loc)
+		case b[6] == ' ':
+			t, n, ok = compact(b, loc)
+		}
+		if !ok && i < 24 {
+			t, n, ok = epoch(b, read)
+		}
+	} else {
+		switch {
+		case i == 0 && (b[0] == 'I' || b[0] == 'W' || b[0] == 'E' || b[0] == 'F') && isDigit(b[1]):
+			t, n, ok = klog(b, read, loc)
+		case b[3] == ' ' && b[7] == ' ' && i > 0 && line[i-1] == '[':
+			t, n, ok = apache(b, loc)
+		default:
+			t, n, ok = syslog(b, read, loc)
+		}
+	}
+	return t, i + n, ok
+}
+
+// nearestYear returns the time with the year that puts it nearest before
+// read (a December line read in January is last year's), for formats that
+// write none; ok is false when the day does not exist in that year.
+func nearestYear(month, day, hour, minute, sec, nsec int, read time.Time, loc *time.Location) (time.Time, bool) {
+	read = read.In(loc)
+	year := read.Year()
+	if time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc).After(read.Add(24 * time.Hour)) {
+		year--
+	}
+	if day > daysIn(month, year) {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), true
+}
+
+// clockAt reads "15:04:05" with an optional fraction at b[i:], returning
+// the index after it.
+func clockAt(b []byte, i int) (h, m, s, nsec, end int, ok bool) {
+	if len(b) < i+8 {
+		return 0, 0, 0, 0, 0, false
+	}
+	h, m, s, ok = clock(b[i:])
+	if !ok || h > 23 || m > 59 || s > 60 {
+		return 0, 0, 0, 0, 0, false
+	}
+	nsec, end = fraction(b, i+8)
+	return h, m, s, nsec, end, true
+}
+
+// slashed reads Go's log and nginx's error log "2006/01/02 15:04:05", with
+// an optional fraction ("2006/01/02 15:04:05.000000"), in loc.
+func slashed(b []byte, loc *time.Location) (time.Time, int, bool) {
+	if len(b) < 19 || b[7] != '/' || b[10] != ' ' {
+		return time.Time{}, 0, false
+	}
+	year, ok1 := digits(b[0:4])
+	month, ok2 := digits(b[5:7])
+	day, ok3 := digits(b[8:10])
+	h, m, s, nsec, end, ok := clockAt(b, 11)
+	if !(ok && ok1 && ok2 && ok3) || !valid(month, day, h, m, s) || day > daysIn(month, year) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(year, time.Month(month), day, h, m, s, nsec, loc), end, true
+}
+
+// shortYear reads Spark's and Hadoop's "17/06/09 20:10:40" (YY/MM/DD), in
+// loc; the year is this century's.
+func shortYear(b []byte, loc *time.Location) (time.Time, int, bool) {
+	if len(b) < 17 || b[5] != '/' || b[8] != ' ' {
+		return time.Time{}, 0, false
+	}
+	yy, ok1 := digits(b[0:2])
+	month, ok2 := digits(b[3:5])
+	day, ok3 := digits(b[6:8])
+	h, m, s, nsec, end, ok := clockAt(b, 9)
+	if !(ok && ok1 && ok2 && ok3) || !valid(month, day, h, m, s) || day > daysIn(month, 2000+yy) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(2000+yy, time.Month(month), day, h, m, s, nsec, loc), end, true
+}
+
+// compact reads HDFS's "081109 203615" (YYMMDD HHMMSS), in loc.
+func compact(b []byte, loc *time.Location) (time.Time, int, bool) {
+	if len(b) < 13 || (len(b) > 13 && isAlnum(b[13])) {
+		return time.Time{}, 0, false
+	}
+	yy, ok1 := digits(b[0:2])
+	month, ok2 := digits(b[2:4])
+	day, ok3 := digits(b[4:6])
+	h, ok4 := digits(b[7:9])
+	m, ok5 := digits(b[9:11])
+	s, ok6 := digits(b[11:13])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || !valid(month, day, h, m, s) || day > daysIn(month, 2000+yy) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(2000+yy, time.Month(month), day, h, m, s, 0, loc), 13, true
+}
+
+// monthDay reads Android logcat's "03-17 16:13:38.811" and Proxifier's
+// "10.30 16:49:06" (MM-DD or MM.DD, no year), in loc.
+func monthDay(b []byte, read time.Time, loc *time.Location) (time.Time, int, bool) {
+	if b[5] != ' ' {
+		return time.Time{}, 0, false
+	}
+	month, ok1 := digits(b[0:2])
+	day, ok2 := digits(b[3:5])
+	h, m, s, nsec, end, ok := clockAt(b, 6)
+	if !(ok && ok1 && ok2) || !valid(month, day, h, m, s) {
+		return time.Time{}, 0, false
+	}
+	t, ok := nearestYear(month, day, h, m, s, nsec, read, loc)
+	return t, end, ok
+}
+
+// klog reads Kubernetes' "I1203 07:31:37.123456" (a level letter, MMDD),
+// in loc.
+func klog(b []byte, read time.Time, loc *time.Location) (time.Time, int, bool) {
+	if b[5] != ' ' {
+		return time.Time{}, 0, false
+	}
+	month, ok1 := digits(b[1:3])
+	day, ok2 := digits(b[3:5])
+	h, m, s, nsec, end, ok := clockAt(b, 6)
+	if !(ok && ok1 && ok2) || !valid(month, day, h, m, s) {
+		return time.Time{}, 0, false
+	}
+	t, ok := nearestYear(month, day, h, m, s, nsec, read, loc)
+	return t, end, ok
+}
+
+// epochWindow is how far from the read time a number is taken for epoch
+// seconds or milliseconds.
+const epochWindow = 20 * 365 * 24 * time.Hour
+
+// epoch reads 10 digits of seconds or 13 of milliseconds since 1970, with
+// an optional fraction, when that lies within 20 years of read.
+func epoch(b []byte, read time.Time) (time.Time, int, bool) {
+	n := 0
+	for n < len(b) && n < 14 && isDigit(b[n]) {
+		n++
+	}
+	if n != 10 && n != 13 {
+		return time.Time{}, 0, false
+	}
+	v, _ := digits(b[:n])
+	nsec, end := fraction(b, n)
+	if end < len(b) && isAlnum(b[end]) {
+		return time.Time{}, 0, false
+	}
+	var t time.Time
+	if n == 10 {
+		t = time.Unix(int64(v), int64(nsec)).UTC()
+	} else {
+		t = time.Unix(int64(v/1000), int64(v%1000)*1e6+int64(nsec/1000)).UTC()
+	}
+	if d := t.Sub(read); d < -epochWindow || d > epochWindow {
+		return time.Time{}, 0, false
+	}
+	return t, end, true
+}
+
+// clfAt reads the common log format's "10/Oct/2000:13:55:36 -0700".
+func clfAt(b []byte) (time.Time, int, bool) {
+	if len(b) < 26 || b[6] != '/' || b[11] != ':' || b[20] != ' ' {
+		return time.Time{}, 0, false
+	}
+	day, ok1 := digits(b[0:2])
+	month, ok2 := monthOf(b[3:])
+	year, ok3 := digits(b[7:11])
+	hour, minute, sec, ok4 := clock(b[12:])
+	loc, n, ok5 := zone(b[:26], 21)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5) || loc == nil || !valid(month, day, hour, minute, sec) || day > daysIn(month, year) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), n, true
 }
 
 // ISO reads "2006-01-02T15:04:05" or "2006-01-02 15:04:05", with an
@@ -97,15 +327,8 @@ func syslog(b []byte, read time.Time, loc *time.Location) (time.Time, int, bool)
 		return time.Time{}, 0, false
 	}
 	nsec, end := fraction(b, i+9)
-	read = read.In(loc)
-	year := read.Year()
-	if time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc).After(read.Add(24 * time.Hour)) {
-		year--
-	}
-	if day > daysIn(month, year) {
-		return time.Time{}, 0, false
-	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), end, true
+	t, ok := nearestYear(month, day, hour, minute, sec, nsec, read, loc)
+	return t, end, ok
 }
 
 // apache reads the error log's "Sun Dec 04 04:47:44 2005]" (the '[' is
@@ -336,3 +559,5 @@ func leadingInt(b []byte, max int) (int, int) {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+func isAlnum(c byte) bool { return isDigit(c) || isUpper(c) || isLower(c) }
