@@ -72,9 +72,8 @@ func readJSONLine(b []byte, obj span, read time.Time, loc *time.Location) jsonLi
 // 1970 (zap, pino, bunyan) within 20 years of the read time.
 func jsonTime(v []byte, read time.Time, loc *time.Location) (time.Time, bool) {
 	if v[0] == '"' {
-		s := v[1 : len(v)-1]
-		t, n, ok := enrich.Time(s, read, loc)
-		if !ok || n != len(s) || t.Year() < 1971 {
+		t, ok := enrich.Value(v[1:len(v)-1], read, loc)
+		if !ok || t.Year() < 1971 {
 			return time.Time{}, false
 		}
 		return t, true

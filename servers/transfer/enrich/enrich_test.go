@@ -145,3 +145,26 @@ func TestTimeWithoutZoneIsReadInTheGivenZone(t *testing.T) {
 		t.Errorf("without a zone given: %v", ts)
 	}
 }
+
+// Value takes a string that is one time, never a time inside other text.
+func TestValueIsOneTimeOnly(t *testing.T) {
+	read := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		s    string
+		want string // "" : not a time
+	}{
+		{"2026-11-24T10:00:00.250Z", "2026-11-24T10:00:00.25Z"},
+		{"2026-11-24 18:00:00,250", "2026-11-24T18:00:00.25Z"},
+		{"x 2026-11-24T10:00:00Z", ""},
+		{"2026-11-24T10:00:00Z trailing", ""},
+		{"", ""},
+	} {
+		ts, ok := Value([]byte(c.s), read, nil)
+		switch {
+		case c.want == "" && ok:
+			t.Errorf("Value(%q) = %v, want none", c.s, ts)
+		case c.want != "" && (!ok || ts.UTC().Format(time.RFC3339Nano) != c.want):
+			t.Errorf("Value(%q) = %v %v, want %s", c.s, ts, ok, c.want)
+		}
+	}
+}

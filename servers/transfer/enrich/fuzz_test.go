@@ -210,3 +210,28 @@ func month(b []byte) int {
 	}
 	return 0
 }
+
+// clf is the common log format reader of earlier versions, which looked
+// for "[10/Oct/2000:13:55:36 -0700]" in the first 128 bytes: kept here as
+// a second reader whose answers the fuzz target checks.
+func clf(line []byte) (time.Time, int, bool) {
+	lim := min(len(line), 128)
+	for i := 0; i < lim; i++ {
+		if line[i] != '[' {
+			continue
+		}
+		b := line[i+1:]
+		if len(b) < 27 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[20] != ' ' || b[26] != ']' {
+			continue
+		}
+		day, ok1 := digits(b[0:2])
+		month, ok2 := monthOf(b[3:])
+		year, ok3 := digits(b[7:11])
+		hour, minute, sec, ok4 := clock(b[12:])
+		loc, _, ok5 := zone(b[:26], 21)
+		if ok1 && ok2 && ok3 && ok4 && ok5 && loc != nil && valid(month, day, hour, minute, sec) && day <= daysIn(month, year) {
+			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), i + 28, true
+		}
+	}
+	return time.Time{}, 0, false
+}

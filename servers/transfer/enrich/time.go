@@ -51,6 +51,20 @@ func Time(line []byte, read time.Time, loc *time.Location) (t time.Time, end int
 	return time.Time{}, 0, false
 }
 
+// Value reads s as one time and nothing else, in any format Time knows
+// (a time without a zone in loc; nil: UTC): the value of a JSON log
+// line's time member.
+func Value(s []byte, read time.Time, loc *time.Location) (time.Time, bool) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if len(s) == 0 {
+		return time.Time{}, false
+	}
+	t, n, ok := timeAt(s, 0, read, loc)
+	return t, ok && n == len(s)
+}
+
 // insideName reports whether the time at line[i:n] is part of a file
 // name, a URL or a key: a better one may follow.
 func insideName(line []byte, i, n int) bool {
@@ -364,30 +378,6 @@ func apache(b []byte, loc *time.Location) (time.Time, int, bool) {
 		return time.Time{}, 0, false
 	}
 	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), i + 6, true
-}
-
-// clf finds the common log format's "[10/Oct/2000:13:55:36 -0700]" in the
-// first 128 bytes of line (after the client address and user names).
-func clf(line []byte) (time.Time, int, bool) {
-	lim := min(len(line), 128)
-	for i := 0; i < lim; i++ {
-		if line[i] != '[' {
-			continue
-		}
-		b := line[i+1:]
-		if len(b) < 27 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[20] != ' ' || b[26] != ']' {
-			continue
-		}
-		day, ok1 := digits(b[0:2])
-		month, ok2 := monthOf(b[3:])
-		year, ok3 := digits(b[7:11])
-		hour, minute, sec, ok4 := clock(b[12:])
-		loc, _, ok5 := zone(b[:26], 21)
-		if ok1 && ok2 && ok3 && ok4 && ok5 && loc != nil && valid(month, day, hour, minute, sec) && day <= daysIn(month, year) {
-			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), i + 28, true
-		}
-	}
-	return time.Time{}, 0, false
 }
 
 // clock reads "15:04:05".
