@@ -348,7 +348,7 @@ func TestKibanaDashboard(t *testing.T) {
 			Mappings map[string]any `json:"mappings"`
 		} `json:"template"`
 	}
-	json.Unmarshal(topicTemplate(config.Default().ES, pat, "app"), &tmpl)
+	json.Unmarshal(topicTemplate(config.Default().ES, pat, "app", false), &tmpl)
 	mapped := func(field string) bool {
 		return get(tmpl.Template.Mappings, "properties."+strings.ReplaceAll(field, ".", ".properties.")+".type") != nil
 	}

@@ -48,7 +48,11 @@ const (
 // topic's template is installed before its first document is written
 // (templates.ensure). It retries, with backoff, until that works or ctx
 // ends; it returns ctx's error only.
-func setupES(ctx context.Context, es *elasticsearch.Client, c config.ES, log *logrus.Entry) error {
+//
+// Where the cluster has ILM and es.retention is set, it also installs the
+// ILM policy the topic templates then attach (ilm.go).
+func setupES(ctx context.Context, es *elasticsearch.Client, c config.ES, tmpl *templates, log *logrus.Entry) error {
+	ilm := false
 	err := retry.Do(ctx, retry.Backoff{Min: 500 * time.Millisecond, Max: maxBackoff}, func() error {
 		if err := ready(ctx, es); err != nil {
 			return err
@@ -56,10 +60,20 @@ func setupES(ctx context.Context, es *elasticsearch.Client, c config.ES, log *lo
 		if err := putTemplate(ctx, es, deadLetterTemplateName, deadLetterTemplate(c)); err != nil {
 			return err
 		}
-		return deleteLegacyTemplate(ctx, es)
+		if err := deleteLegacyTemplate(ctx, es); err != nil {
+			return err
+		}
+		var err error
+		ilm, err = setupILM(ctx, es, c)
+		return err
 	}, func(err error, _ int) { log.Warnf("es.endpoints: elasticsearch not ready, retrying: %v", err) })
 	if err == nil {
-		log.Info("elasticsearch ready")
+		tmpl.setILM(ilm)
+		if ilm {
+			log.Infof("elasticsearch ready; its ILM deletes brun's indices es.retention (%v) after their creation (policy %s)", c.Retention, ilmPolicy)
+		} else {
+			log.Info("elasticsearch ready")
+		}
 	}
 	return err
 }
@@ -100,6 +114,13 @@ type templates struct {
 
 	mu        sync.Mutex
 	installed map[string]bool // lower-cased topic → its template is in Elasticsearch
+	ilm       bool            // attach ilmPolicy (set once, before the writers start)
+}
+
+func (t *templates) setILM(on bool) {
+	t.mu.Lock()
+	t.ilm = on
+	t.mu.Unlock()
 }
 
 func newTemplates(es *elasticsearch.Client, c config.ES, pattern *indexname.Pattern, log *logrus.Entry) *templates {
@@ -124,7 +145,10 @@ func (t *templates) ensure(ctx context.Context, batch []*document) error {
 		if done {
 			continue
 		}
-		if err := putTemplate(ctx, t.es, templatePrefix+topic, topicTemplate(t.cfg, t.pattern, topic)); err != nil {
+		t.mu.Lock()
+		ilm := t.ilm
+		t.mu.Unlock()
+		if err := putTemplate(ctx, t.es, templatePrefix+topic, topicTemplate(t.cfg, t.pattern, topic, ilm)); err != nil {
 			return err
 		}
 		t.mu.Lock()
@@ -200,10 +224,16 @@ func object(fields props) props { return props{"properties": fields} }
 // ECS fields keywords) and the transfer adds; any other
 // string field (a job's parsed "json" fields among them) becomes a
 // keyword, as ECS does, rather than text plus keyword.
-func topicTemplate(c config.ES, pattern *indexname.Pattern, topic string) []byte {
+//
+// With ilm, the indices get ilmPolicy as their lifecycle.
+func topicTemplate(c config.ES, pattern *indexname.Pattern, topic string, ilm bool) []byte {
 	unindexed := props{"type": "keyword", "index": false, "doc_values": false}
+	st := settings(c, c.Shards)
+	if ilm {
+		st["index.lifecycle.name"] = ilmPolicy
+	}
 	body := props{
-		"settings": settings(c, c.Shards),
+		"settings": st,
 		"mappings": props{
 			"dynamic_templates": []props{{"strings_as_keyword": props{
 				"match_mapping_type": "string",

@@ -29,7 +29,7 @@ func TestRetentionDeletesOnlyExpiredDaysOfBrunTopics(t *testing.T) {
 	pattern, _ := indexname.Parse("{topic}-{yyyy.MM.dd}")
 	topic := strings.ToLower(testkit.Unique("ret"))
 	ctx := context.Background()
-	if err := putTemplate(ctx, es, templatePrefix+topic, topicTemplate(c, pattern, topic)); err != nil {
+	if err := putTemplate(ctx, es, templatePrefix+topic, topicTemplate(c, pattern, topic, false)); err != nil {
 		t.Fatal(err)
 	}
 	old, recent := topic+"-2026.10.01", topic+"-2026.11.20"

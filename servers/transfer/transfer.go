@@ -152,7 +152,7 @@ func startWriters(ctx context.Context, cfg *config.Config, wc writerConfig, patt
 	}
 	tmpl := newTemplates(es, cfg.ES, pattern, logging.For("elasticsearch"))
 	go func() {
-		if setupES(ctx, es, cfg.ES, logging.For("elasticsearch")) == nil {
+		if setupES(ctx, es, cfg.ES, tmpl, logging.For("elasticsearch")) == nil {
 			close(ready)
 		}
 	}()
