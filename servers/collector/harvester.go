@@ -463,10 +463,10 @@ func (h *harvester) newStream() {
 	pos := h.cur.position()
 	fileID := fmt.Sprintf("%d:%d:%d", pos.Dev, pos.Ino, pos.Truncations)
 	h.enc = event.NewEncoder(event.Source{
-		Host: h.src.host.name, Hostname: h.src.host.name, IPs: h.src.host.ips,
-		AgentID: h.src.agentID, AgentName: h.src.host.name, AgentVersion: h.src.host.version,
-		Dataset: h.spec.Topic, Timezone: cmp.Or(h.spec.Timezone, h.src.host.timezone),
-		Job: h.src.job, Path: h.path, FileID: fileID,
+		Host: h.src.host.name, IPs: h.src.host.ips,
+		AgentID: h.src.agentID, AgentVersion: h.src.host.version,
+		Timezone: cmp.Or(h.spec.Timezone, h.src.host.timezone),
+		Job:      h.src.job, Path: h.path, FileID: fileID,
 		Fields: h.spec.Fields, JSON: h.spec.JSON,
 	})
 	h.fp, h.fpLen = pos.Fingerprint, pos.FingerprintLen

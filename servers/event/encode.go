@@ -26,16 +26,19 @@ const InputType = "log"
 // Source describes the file a stream of lines comes from. Everything in it
 // is the same for every line of one file, so an Encoder renders it once.
 // Empty optional fields are left out of the event.
+//
+// The event carries what only the agent knows. The ECS members that are
+// the same for every event or follow from others (ecs.version,
+// input.type, host.hostname and agent.name, both host.name, and
+// event.dataset, the topic) are added by the transfer to every record
+// whose agent.type is "brun", so that Kafka does not carry them for
+// every line.
 type Source struct {
-	Host     string   // host.name
-	Hostname string   // host.hostname (optional)
-	IPs      []string // host.ip (optional)
-	AgentID  string   // agent.id
-	// AgentName and AgentVersion are agent.name (the host's name, as in
-	// Filebeat) and agent.version, the build's (optional).
-	AgentName, AgentVersion string
-	// Dataset is event.dataset: the job's topic.
-	Dataset string
+	Host    string   // host.name
+	IPs     []string // host.ip (optional)
+	AgentID string   // agent.id
+	// AgentVersion is agent.version, the build's (optional).
+	AgentVersion string
 	// Timezone is event.timezone: the zone a time written in a line
 	// without one is read in (an IANA name or an offset such as
 	// "+08:00"; optional).
@@ -70,7 +73,7 @@ type Encoder struct {
 	idPrefix []byte // "<16 hex digits>-": hash of agent id and file id
 	middle   []byte // the constant fields between message and log.offset
 	// eventTail closes event.id's string and adds the event's other
-	// constant members: `","dataset":"app","timezone":"UTC"}`.
+	// constant members: `","timezone":"Asia/Shanghai"}`.
 	eventTail []byte
 	fields    []byte // `,"fields":{...}` or nothing
 	json      bool
@@ -96,7 +99,6 @@ func NewEncoder(src Source) *Encoder {
 	var m []byte
 	m = append(m, `,"host":{"name":`...)
 	m = AppendString(m, []byte(src.Host))
-	m = appendMember(m, "hostname", src.Hostname)
 	if len(src.IPs) > 0 {
 		m = append(m, `,"ip":[`...)
 		for i, ip := range src.IPs {
@@ -110,14 +112,11 @@ func NewEncoder(src Source) *Encoder {
 	m = append(m, `},"agent":{"id":`...)
 	m = AppendString(m, []byte(src.AgentID))
 	m = append(m, `,"type":"`+AgentType+`"`...)
-	m = appendMember(m, "name", src.AgentName)
 	m = appendMember(m, "version", src.AgentVersion)
-	m = append(m, `},"ecs":{"version":"`+ECSVersion+`"},"input":{"type":"`+InputType+`"},"log":{"file":{"path":`...)
+	m = append(m, `},"log":{"file":{"path":`...)
 	m = AppendString(m, []byte(src.Path))
 	m = append(m, `},"offset":`...)
 	t := []byte{'"'}
-	t = append(t, `,"dataset":`...)
-	t = AppendString(t, []byte(src.Dataset))
 	t = appendMember(t, "timezone", src.Timezone)
 	t = append(t, '}')
 	e := &Encoder{idPrefix: idPrefix, middle: m, eventTail: t, json: src.JSON}

@@ -197,7 +197,7 @@ func (bd *builder) build(d *document) {
 		bd.names[p] = names
 	}
 	index := names.name(ts)
-	need := len(value) + len(index) + 160 // the edits add fewer
+	need := len(value) + len(index) + len(p.topic) + 320 // the edits add fewer
 	if jmsg.ok() {
 		need += r.msg.e - r.msg.s // event.original
 	}
@@ -224,7 +224,7 @@ func (bd *builder) build(d *document) {
 	e = append(e, "}}\n"...)
 	d.src = len(e)
 	if isObject {
-		e = bd.appendEdited(e, &r, ts, read, replaced, level, jmsg)
+		e = bd.appendEdited(e, &r, ts, read, replaced, level, jmsg, p.topic)
 		oneLine(e[d.src:])
 	} else {
 		e = append(e, `{"@timestamp":"`...)
@@ -303,10 +303,16 @@ func offset(s []byte) (int, bool) {
 //
 // With jmsg (the message member of a parsed JSON line) the message becomes
 // that string, and the line it was moves to event.original.
-func (bd *builder) appendEdited(dst []byte, r *record, ts, read time.Time, replaced bool, level string, jmsg span) []byte {
+//
+// A record of brun's agent (agent.type "brun") gets the ECS members that
+// are the same for every event, or follow from others, which the agent
+// leaves out of Kafka: ecs.version, input.type, host.hostname and
+// agent.name (both host.name, as Filebeat has them) and event.dataset
+// (the topic).
+func (bd *builder) appendEdited(dst []byte, r *record, ts, read time.Time, replaced bool, level string, jmsg span, topic string) []byte {
 	b := r.b
 	s := bd.scratch[:0]
-	var edits [5]edit
+	var edits [10]edit
 	n := 0
 	// begin and end bracket the text of one edit replacing b[at:to].
 	begin := func() int { return len(s) }
@@ -356,26 +362,64 @@ func (bd *builder) appendEdited(dst []byte, r *record, ts, read time.Time, repla
 		s = append(s, b[jmsg.s:jmsg.e]...)
 		end(r.msg.s, r.msg.e, f)
 	}
+	if r.brunAgent {
+		if r.hostName.ok() && r.host.ok() && !r.hasHostname {
+			f := begin()
+			s = append(s, `"hostname":`...)
+			s = append(s, b[r.hostName.s:r.hostName.e]...)
+			comma(r.host.s)
+			end(r.host.s+1, r.host.s+1, f)
+		}
+		if r.hostName.ok() && r.agent.ok() && !r.hasAgentName {
+			f := begin()
+			s = append(s, `"name":`...)
+			s = append(s, b[r.hostName.s:r.hostName.e]...)
+			comma(r.agent.s)
+			end(r.agent.s+1, r.agent.s+1, f)
+		}
+		if !r.hasECS || !r.hasInput {
+			f := begin()
+			if !r.hasECS {
+				s = append(s, `,"ecs":{"version":"`+event.ECSVersion+`"}`...)
+			}
+			if !r.hasInput {
+				s = append(s, `,"input":{"type":"`+event.InputType+`"}`...)
+			}
+			end(r.end, r.end, f)
+		}
+	}
 	// The event members to add: event.created when the time was replaced,
-	// event.original when the message was; one edit, so that two members
-	// added to an empty or missing event object are joined right.
+	// event.original when the message was, event.dataset for brun's
+	// agent's records; one edit, so that members added to an empty or
+	// missing event object are joined right.
 	created := replaced && !r.hasCreated && !r.eventOther
-	if created || jmsg.ok() {
+	dataset := r.brunAgent && !r.hasDataset && !r.eventOther
+	if created || jmsg.ok() || dataset {
 		f := begin()
 		if !r.event.ok() {
 			s = append(s, `,"event":{`...)
 		}
+		sep := false
 		if created {
 			s = append(s, `"created":"`...)
 			s = appendTime(s, read)
 			s = append(s, '"')
+			sep = true
 		}
 		if jmsg.ok() {
-			if created {
+			if sep {
 				s = append(s, ',')
 			}
 			s = append(s, `"original":`...)
 			s = append(s, b[r.msg.s:r.msg.e]...)
+			sep = true
+		}
+		if dataset {
+			if sep {
+				s = append(s, ',')
+			}
+			s = append(s, `"dataset":`...)
+			s = event.AppendString(s, []byte(topic))
 		}
 		if r.event.ok() {
 			comma(r.event.s)

@@ -84,7 +84,16 @@ func TestNewDocument(t *testing.T) {
 				"@timestamp": "2026-11-24T23:59:58.123Z", "event.created": "2026-11-25T04:05:06.789Z",
 				"log.level": "warn", "message": "2026-11-24 23:59:58,123 WARN [main] disk low",
 				"host.name": "web-1", "log.offset": 4096.0, "log.file.path": "/var/log/app.log", "event.id": agentID,
+				// Added by the transfer to brun's agent's records:
+				"ecs.version": event.ECSVersion, "input.type": "log", "host.hostname": "web-1", "agent.name": "web-1",
+				"event.dataset": "App", "agent.type": "brun",
 			},
+		},
+		{
+			name:  "another shipper's record gets none of the ECS members brun's agent leaves out",
+			value: `{"message":"x","agent":{"type":"filebeat"},"host":{"name":"h"},"event":{"id":"fb1"}}`,
+			index: "app-2026.11.25", id: "fb1",
+			fields: map[string]any{"ecs.version": nil, "input.type": nil, "host.hostname": nil, "agent.name": nil, "event.dataset": nil},
 		},
 		{
 			name: "agent line without time keeps the read time", value: string(agentRecord(`GET /x "quoted" done`)),

@@ -339,7 +339,7 @@ func FuzzBuild(f *testing.F) {
 			case !ok:
 				t.Fatalf("member %q lost:\n%q\n%q", k, value, source)
 			case k == "@timestamp":
-			case (k == "log" || k == "event") && len(v) > 0 && v[0] == '{':
+			case (k == "log" || k == "event" || k == "host" || k == "agent") && len(v) > 0 && v[0] == '{':
 				inner, _ := members(t, v)
 				innerOut, _ := objectMembers(t, w)
 				for ik, iv := range inner {
@@ -360,9 +360,27 @@ func FuzzBuild(f *testing.F) {
 				t.Fatalf("member %q changed: %s became %s", k, v, w)
 			}
 		}
+		// Only brun's agent's records (agent.type "brun") get the ECS
+		// members the agent leaves to the transfer.
+		brun := false
+		if a := in["agent"]; len(a) > 0 && a[0] == '{' {
+			inner, _ := members(t, a)
+			brun = string(inner["type"]) == `"brun"`
+		}
 		for k := range out {
-			if _, ok := in[k]; !ok && k != "@timestamp" && k != "log" && k != "event" {
-				t.Fatalf("member %q added:\n%q", k, source)
+			if _, ok := in[k]; ok || k == "@timestamp" || k == "log" || k == "event" {
+				continue
+			}
+			if brun && (k == "ecs" || k == "input") {
+				continue
+			}
+			t.Fatalf("member %q added:\n%q", k, source)
+		}
+		if !brun {
+			for _, k := range []string{"host", "agent"} {
+				if !bytes.Equal(in[k], out[k]) {
+					t.Fatalf("member %q of a record not of brun's agent changed: %s became %s", k, in[k], out[k])
+				}
 			}
 		}
 		inCount := nameCounts(value)

@@ -31,8 +31,17 @@ type record struct {
 	hasJSON    bool // a top-level "json" field
 	// hasOriginal: event.original, nested or dotted, is there already.
 	hasOriginal bool
-	hasLevel    bool // log.level, nested or dotted
-	hasCreated  bool // event.created, nested or dotted
+	// What brun's agent leaves to the transfer (ecsMembers): the host and
+	// agent objects, host.name, and which of the members it would add are
+	// there already. brunAgent: agent.type is "brun".
+	host, agent                                 span
+	hostName                                    span // a string, quotes included
+	brunAgent                                   bool
+	hasHostname, hasAgentName, hasECS, hasInput bool
+	hasDataset                                  bool
+	hostOther, agentOther                       bool
+	hasLevel                                    bool // log.level, nested or dotted
+	hasCreated                                  bool // event.created, nested or dotted
 	// logOther and eventOther mark a log or event member that is not an
 	// object: log.level or event.created can't be added to it, and adding
 	// a second member of the same name would make Elasticsearch refuse
@@ -45,7 +54,8 @@ type record struct {
 // not every literal: Elasticsearch refuses what slips through, and the
 // record goes to the dead-letter index.
 func parseRecord(b []byte) (r record, ok bool) {
-	r = record{b: b, ts: none, msg: none, log: none, event: none, id: none, tz: none, json: none}
+	r = record{b: b, ts: none, msg: none, log: none, event: none, id: none, tz: none, json: none,
+		host: none, agent: none, hostName: none}
 	r.open = skipWS(b, 0)
 	if r.open >= len(b) || b[r.open] != '{' {
 		return r, false
@@ -67,6 +77,44 @@ func parseRecord(b []byte) (r record, ok bool) {
 			}
 		case "event.original":
 			r.hasOriginal = true
+		case "ecs", "ecs.version":
+			r.hasECS = true
+		case "input", "input.type":
+			r.hasInput = true
+		case "host.hostname":
+			r.hasHostname = true
+		case "agent.name":
+			r.hasAgentName = true
+		case "event.dataset":
+			r.hasDataset = true
+		case "host":
+			r.hostOther = b[v.s] != '{'
+			if b[v.s] == '{' {
+				r.host = v
+				eachKey(b, v.s, func(k []byte, v span) {
+					switch string(k) {
+					case "name":
+						if b[v.s] == '"' {
+							r.hostName = v
+						}
+					case "hostname":
+						r.hasHostname = true
+					}
+				})
+			}
+		case "agent":
+			r.agentOther = b[v.s] != '{'
+			if b[v.s] == '{' {
+				r.agent = v
+				eachKey(b, v.s, func(k []byte, v span) {
+					switch string(k) {
+					case "type":
+						r.brunAgent = string(b[v.s:v.e]) == `"brun"`
+					case "name":
+						r.hasAgentName = true
+					}
+				})
+			}
 		case "log.level":
 			r.hasLevel = true
 		case "event.created":
@@ -107,6 +155,8 @@ func parseRecord(b []byte) (r record, ok bool) {
 						r.hasCreated = true
 					case "original":
 						r.hasOriginal = true
+					case "dataset":
+						r.hasDataset = true
 					}
 				})
 			}
