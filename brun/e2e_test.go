@@ -26,27 +26,7 @@ func TestUserDayEndToEnd(t *testing.T) {
 	topic := run
 	logFile := filepath.Join(dir, "app.log")
 
-	conf := filepath.Join(dir, "brun.ini")
-	writeFile(t, conf, fmt.Sprintf(`
-[brun]
-roles = agent,transfer
-data.dir = %s/data
-[agent]
-id = %s
-[etcd]
-endpoints = %s
-prefix = %s
-[kafka]
-endpoints = %s
-[es]
-endpoints = %s
-nums = 2
-[transfer]
-group = %s
-[log]
-dir =
-level = info
-`, dir, agentID, testkit.EtcdAddr, prefix, testkit.KafkaAddr, testkit.ESURL, run))
+	conf := pipelineConf(t, dir, agentID, prefix, run, "nums = 2")
 
 	p := testkit.StartBrun(t, conf)
 	// The file exists, empty, before the job: every line appended is new.
@@ -211,6 +191,35 @@ func appendText(t *testing.T, path, text string) {
 	if _, err := f.WriteString(text); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// pipelineConf writes dir/brun.ini for one brun running the agent and the
+// transfer against the test etcd (under prefix), Kafka and Elasticsearch,
+// as agentID and in consumer group group; esExtra is added to [es].
+func pipelineConf(t *testing.T, dir, agentID, prefix, group, esExtra string) string {
+	t.Helper()
+	conf := filepath.Join(dir, "brun.ini")
+	writeFile(t, conf, fmt.Sprintf(`
+[brun]
+roles = agent,transfer
+data.dir = %s/data
+[agent]
+id = %s
+[etcd]
+endpoints = %s
+prefix = %s
+[kafka]
+endpoints = %s
+[es]
+endpoints = %s
+%s
+[transfer]
+group = %s
+[log]
+dir =
+level = info
+`, dir, agentID, testkit.EtcdAddr, prefix, testkit.KafkaAddr, testkit.ESURL, esExtra, group))
+	return conf
 }
 
 func writeFile(t testing.TB, path, data string) {

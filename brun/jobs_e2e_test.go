@@ -19,26 +19,7 @@ func TestJobOptionsEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	run := testkit.Unique("jobs")
 	prefix, agentID, topic := "/"+run+"/", "agent-"+run, run
-	conf := filepath.Join(dir, "brun.ini")
-	writeFile(t, conf, fmt.Sprintf(`
-[brun]
-roles = agent,transfer
-data.dir = %s/data
-[agent]
-id = %s
-[etcd]
-endpoints = %s
-prefix = %s
-[kafka]
-endpoints = %s
-[es]
-endpoints = %s
-[transfer]
-group = %s
-[log]
-dir =
-level = info
-`, dir, agentID, testkit.EtcdAddr, prefix, testkit.KafkaAddr, testkit.ESURL, run))
+	conf := pipelineConf(t, dir, agentID, prefix, run, "")
 
 	jsonLog := filepath.Join(dir, "json.log")
 	filtered := filepath.Join(dir, "filtered.log")

@@ -21,26 +21,7 @@ func TestZonelessTimesAreReadInTheHostsZone(t *testing.T) {
 	dir := t.TempDir()
 	run := testkit.Unique("tz")
 	prefix, agentID, topic := "/"+run+"/", "agent-"+run, run
-	conf := filepath.Join(dir, "brun.ini")
-	writeFile(t, conf, fmt.Sprintf(`
-[brun]
-roles = agent,transfer
-data.dir = %s/data
-[agent]
-id = %s
-[etcd]
-endpoints = %s
-prefix = %s
-[kafka]
-endpoints = %s
-[es]
-endpoints = %s
-[transfer]
-group = %s
-[log]
-dir =
-level = info
-`, dir, agentID, testkit.EtcdAddr, prefix, testkit.KafkaAddr, testkit.ESURL, run))
+	conf := pipelineConf(t, dir, agentID, prefix, run, "")
 	t.Setenv("TZ", "Asia/Shanghai") // brun inherits it
 	p := testkit.StartBrun(t, conf)
 

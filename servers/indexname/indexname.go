@@ -126,7 +126,11 @@ func (p *Pattern) Name(topic string, t time.Time) string {
 // index template and the Kibana data view: {topic} and each run of date
 // digits become '*', separators are kept ("{topic}-{yyyy.MM.dd}" gives
 // "*-*.*.*"), so the template does not catch unrelated indices.
-func (p *Pattern) Wildcard() string {
+func (p *Pattern) Wildcard() string { return p.wildcard("") }
+
+// wildcard is Wildcard with the topic written as topic (lower-cased), or
+// as '*' when it is "".
+func (p *Pattern) wildcard(topic string) string {
 	var b strings.Builder
 	star := func() {
 		if !strings.HasSuffix(b.String(), "*") {
@@ -135,8 +139,10 @@ func (p *Pattern) Wildcard() string {
 	}
 	for _, part := range p.parts {
 		switch {
-		case part.topic:
+		case part.topic && topic == "":
 			star()
+		case part.topic:
+			b.WriteString(strings.ToLower(topic))
 		case part.layout != "":
 			for _, c := range []byte(part.layout) {
 				if c >= '0' && c <= '9' {
@@ -181,31 +187,7 @@ func (p *Pattern) OfTopic(topic string) string {
 // digits a '*' ("{topic}-{yyyy.MM.dd}" gives "app-*.*.*" for app). It
 // also matches the indices of a longer topic that starts the same way
 // ("app-x-2026.12.04"); that topic's own template outranks it.
-func (p *Pattern) TopicWildcard(topic string) string {
-	var b strings.Builder
-	star := func() {
-		if !strings.HasSuffix(b.String(), "*") {
-			b.WriteByte('*')
-		}
-	}
-	for _, part := range p.parts {
-		switch {
-		case part.topic:
-			b.WriteString(strings.ToLower(topic))
-		case part.layout != "":
-			for _, c := range []byte(part.layout) {
-				if c >= '0' && c <= '9' {
-					star()
-				} else {
-					b.WriteByte(c)
-				}
-			}
-		default:
-			b.WriteString(part.literal)
-		}
-	}
-	return b.String()
-}
+func (p *Pattern) TopicWildcard(topic string) string { return p.wildcard(topic) }
 
 // HasDate reports whether p names indices by date: without one, every
 // document of a topic goes to one index.

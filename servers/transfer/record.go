@@ -39,7 +39,6 @@ type record struct {
 	brunAgent                                   bool
 	hasHostname, hasAgentName, hasECS, hasInput bool
 	hasDataset                                  bool
-	hostOther, agentOther                       bool
 	hasLevel                                    bool // log.level, nested or dotted
 	hasCreated                                  bool // event.created, nested or dotted
 	// logOther and eventOther mark a log or event member that is not an
@@ -60,106 +59,22 @@ func parseRecord(b []byte) (r record, ok bool) {
 	if r.open >= len(b) || b[r.open] != '{' {
 		return r, false
 	}
+	var path [64]byte // "event.id": an object's name, '.', a member's key
 	end, ok := eachKey(b, r.open, func(k []byte, v span) {
+		r.member(k, v)
 		switch string(k) {
-		case "@timestamp":
-			// Kept whatever its kind (another producer may write epoch
-			// milliseconds): it is replaced, never added a second time.
-			r.ts = v
-		case "message":
-			if b[v.s] == '"' {
-				r.msg = v
+		case "log", "event", "host", "agent":
+			if b[v.s] != '{' {
+				return
 			}
-		case "json":
-			r.hasJSON = true
-			if b[v.s] == '{' {
-				r.json = v
-			}
-		case "event.original":
-			r.hasOriginal = true
-		case "ecs", "ecs.version":
-			r.hasECS = true
-		case "input", "input.type":
-			r.hasInput = true
-		case "host.hostname":
-			r.hasHostname = true
-		case "agent.name":
-			r.hasAgentName = true
-		case "event.dataset":
-			r.hasDataset = true
-		case "host":
-			r.hostOther = b[v.s] != '{'
-			if b[v.s] == '{' {
-				r.host = v
-				eachKey(b, v.s, func(k []byte, v span) {
-					switch string(k) {
-					case "name":
-						if b[v.s] == '"' {
-							r.hostName = v
-						}
-					case "hostname":
-						r.hasHostname = true
-					}
-				})
-			}
-		case "agent":
-			r.agentOther = b[v.s] != '{'
-			if b[v.s] == '{' {
-				r.agent = v
-				eachKey(b, v.s, func(k []byte, v span) {
-					switch string(k) {
-					case "type":
-						r.brunAgent = string(b[v.s:v.e]) == `"brun"`
-					case "name":
-						r.hasAgentName = true
-					}
-				})
-			}
-		case "log.level":
-			r.hasLevel = true
-		case "event.created":
-			r.hasCreated = true
-		case "event.id":
-			if b[v.s] == '"' {
-				r.id = v
-			}
-		case "event.timezone":
-			if b[v.s] == '"' {
-				r.tz = v
-			}
-		case "log":
-			r.logOther = b[v.s] != '{'
-			if b[v.s] == '{' {
-				r.log = v
-				eachKey(b, v.s, func(k []byte, _ span) {
-					if string(k) == "level" {
-						r.hasLevel = true
-					}
-				})
-			}
-		case "event":
-			r.eventOther = b[v.s] != '{'
-			if b[v.s] == '{' {
-				r.event = v
-				eachKey(b, v.s, func(k []byte, v span) {
-					switch string(k) {
-					case "id":
-						if b[v.s] == '"' {
-							r.id = v
-						}
-					case "timezone":
-						if b[v.s] == '"' {
-							r.tz = v
-						}
-					case "created":
-						r.hasCreated = true
-					case "original":
-						r.hasOriginal = true
-					case "dataset":
-						r.hasDataset = true
-					}
-				})
-			}
+			n := copy(path[:], k)
+			path[n] = '.'
+			eachKey(b, v.s, func(k []byte, v span) {
+				if m := n + 1 + len(k); m <= len(path) {
+					copy(path[n+1:], k)
+					r.member(path[:m], v)
+				}
+			})
 		}
 	})
 	if !ok || skipWS(b, end+1) != len(b) {
@@ -167,6 +82,80 @@ func parseRecord(b []byte) (r record, ok bool) {
 	}
 	r.end = end
 	return r, true
+}
+
+// member notes one member of the record: a top-level one by its name, or
+// one of the log, event, host or agent objects by its dotted path, which
+// is also how a record may write it at the top ("event.id"), so both
+// spellings count alike.
+func (r *record) member(name []byte, v span) {
+	b := r.b
+	isString, isObject := b[v.s] == '"', b[v.s] == '{'
+	switch string(name) {
+	case "@timestamp":
+		// Kept whatever its kind (another producer may write epoch
+		// milliseconds): it is replaced, never added a second time.
+		r.ts = v
+	case "message":
+		if isString {
+			r.msg = v
+		}
+	case "json":
+		r.hasJSON = true
+		if isObject {
+			r.json = v
+		}
+	case "log":
+		r.logOther = !isObject
+		if isObject {
+			r.log = v
+		}
+	case "event":
+		r.eventOther = !isObject
+		if isObject {
+			r.event = v
+		}
+	case "host":
+		if isObject {
+			r.host = v
+		}
+	case "agent":
+		if isObject {
+			r.agent = v
+		}
+	case "ecs", "ecs.version":
+		r.hasECS = true
+	case "input", "input.type":
+		r.hasInput = true
+	case "log.level":
+		r.hasLevel = true
+	case "event.id":
+		if isString {
+			r.id = v
+		}
+	case "event.timezone":
+		if isString {
+			r.tz = v
+		}
+	case "event.created":
+		r.hasCreated = true
+	case "event.original":
+		r.hasOriginal = true
+	case "event.dataset":
+		r.hasDataset = true
+	case "host.name":
+		if isString && r.host.ok() && v.s > r.host.s && v.e < r.host.e {
+			r.hostName = v // only host.name inside the host object is copied
+		}
+	case "host.hostname":
+		r.hasHostname = true
+	case "agent.type":
+		if r.agent.ok() && v.s > r.agent.s && v.e < r.agent.e {
+			r.brunAgent = string(b[v.s:v.e]) == `"brun"` // only the agent object's
+		}
+	case "agent.name":
+		r.hasAgentName = true
+	}
 }
 
 // eachKey calls fn for every key of the object opening at b[open] with the
