@@ -196,6 +196,8 @@ func appendText(t *testing.T, path, text string) {
 // pipelineConf writes dir/brun.ini for one brun running the agent and the
 // transfer against the test etcd (under prefix), Kafka and Elasticsearch,
 // as agentID and in consumer group group; esExtra is added to [es].
+// es.retention is off: the tests write lines of fixed days, which a later
+// run date would put past any retention.
 func pipelineConf(t *testing.T, dir, agentID, prefix, group, esExtra string) string {
 	t.Helper()
 	conf := filepath.Join(dir, "brun.ini")
@@ -212,6 +214,7 @@ prefix = %s
 endpoints = %s
 [es]
 endpoints = %s
+retention =
 %s
 [transfer]
 group = %s

@@ -93,6 +93,7 @@ type harvestConfig struct {
 	spec   job.Spec    // topic, line limit, multiline, fields, json, exclude
 	codec  codec       // the spec's encoding
 	filter *lineFilter // the spec's include_lines and exclude_lines; nil: none
+	pins   *pins       // the spec's timestamp, level and message; nil: none
 	src    origin
 	out    output
 	counts *jobCounters
@@ -540,7 +541,7 @@ func (h *harvester) emit(ctx context.Context, c chunk) bool {
 // line whose event would be larger loses its end and is flagged
 // truncated, as a line over max_line_bytes is.
 func (h *harvester) encode(c chunk, read time.Time) []byte {
-	v := h.enc.Encode(c.Text, c.Start, read, c.Flags)
+	v := h.encodeOne(c, read)
 	limit := h.out.maxRecord
 	for try := 0; limit > 0 && len(v) > limit && len(c.Text) > 0; try++ {
 		// Keep the share of the text that fits if escaping is as dense
@@ -554,9 +555,17 @@ func (h *harvester) encode(c chunk, read time.Time) []byte {
 		}
 		c.Text = trimToRune(c.Text[:max(keep, 0)])
 		c.Flags |= event.Truncated
-		v = h.enc.Encode(c.Text, c.Start, read, c.Flags)
+		v = h.encodeOne(c, read)
 	}
 	return v
+}
+
+// encodeOne makes the event of c, with what the job's pins read from it.
+func (h *harvester) encodeOne(c chunk, read time.Time) []byte {
+	if h.pins == nil {
+		return h.enc.Encode(c.Text, c.Start, read, c.Flags)
+	}
+	return h.enc.EncodePinned(c.Text, c.Start, read, c.Flags, h.pins.read(c.Text, read))
 }
 
 // trimToRune drops a UTF-8 sequence cut at the end of b.

@@ -82,6 +82,7 @@ func newTailJob(name string, spec job.Spec, c *Collector) *tailJob {
 		spec:   spec,
 		codec:  codecFor(spec.Encoding),
 		filter: newLineFilter(spec),
+		pins:   newPins(spec, c.host.timezone),
 		src:    origin{host: c.host, agentID: c.agentID, job: name},
 		out:    output{lines: c.lines, maxRecord: c.maxRecord},
 		counts: &t.counts,

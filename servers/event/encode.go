@@ -162,15 +162,46 @@ func (e *Encoder) ID(offset int64) string {
 // text without the line ending and offset the position of its first byte.
 // flags become log.flags ("truncated", "multiline"), as in Filebeat.
 func (e *Encoder) Encode(line []byte, offset int64, read time.Time, flags Flags) []byte {
-	b := make([]byte, 0, len(line)+len(e.middle)+len(e.idPrefix)+len(e.eventTail)+len(e.fields)+96)
-	b = append(b, `{"@timestamp":"`...)
-	if ms := read.UnixMilli(); ms != e.lastMilli || e.lastTime == nil {
-		e.lastMilli = ms
-		e.lastTime = read.UTC().AppendFormat(e.lastTime[:0], TimeLayout)
+	return e.encode(line, offset, read, flags, nil)
+}
+
+// Pinned is what a job's pins read from a line (job.Timestamp, job.Level,
+// job.Message); a zero member pins nothing.
+type Pinned struct {
+	// Time is @timestamp; the read time then goes to event.created, which
+	// tells the transfer the time is chosen and not to be looked for.
+	Time time.Time
+	// Level is log.level.
+	Level string
+	// Message is the message, when a member of a JSON line holds it; the
+	// line itself then goes to event.original.
+	Message []byte
+}
+
+// EncodePinned is Encode for a line whose time, level or message its job
+// pins.
+func (e *Encoder) EncodePinned(line []byte, offset int64, read time.Time, flags Flags, p Pinned) []byte {
+	return e.encode(line, offset, read, flags, &p)
+}
+
+func (e *Encoder) encode(line []byte, offset int64, read time.Time, flags Flags, p *Pinned) []byte {
+	n := len(line) + len(e.middle) + len(e.idPrefix) + len(e.eventTail) + len(e.fields) + 96
+	if p != nil {
+		n += len(line) + len(p.Message) + len(p.Level) + 96
 	}
-	b = append(b, e.lastTime...)
+	b := make([]byte, 0, n)
+	b = append(b, `{"@timestamp":"`...)
+	if p != nil && !p.Time.IsZero() {
+		b = p.Time.UTC().AppendFormat(b, TimeLayout)
+	} else {
+		b = append(b, e.readTime(read)...)
+	}
 	b = append(b, `","message":`...)
-	b = AppendString(b, line)
+	if p != nil && p.Message != nil {
+		b = AppendString(b, p.Message)
+	} else {
+		b = AppendString(b, line)
+	}
 	b = append(b, e.middle...)
 	b = strconv.AppendInt(b, offset, 10)
 	switch flags {
@@ -182,15 +213,43 @@ func (e *Encoder) Encode(line []byte, offset int64, read time.Time, flags Flags)
 	default:
 		b = append(b, `,"flags":["multiline","truncated"]`...)
 	}
+	if p != nil && p.Level != "" {
+		b = append(b, `,"level":`...)
+		b = AppendString(b, []byte(p.Level))
+	}
 	b = append(b, `},"event":{"id":"`...)
 	b = append(b, e.idPrefix...)
 	b = strconv.AppendInt(b, offset, 16)
-	b = append(b, e.eventTail...)
+	if p != nil && (!p.Time.IsZero() || p.Message != nil) {
+		b = append(b, '"')
+		if !p.Time.IsZero() {
+			b = append(b, `,"created":"`...)
+			b = append(b, e.readTime(read)...)
+			b = append(b, '"')
+		}
+		if p.Message != nil {
+			b = append(b, `,"original":`...)
+			b = AppendString(b, line)
+		}
+		b = append(b, e.eventTail[1:]...) // the id's closing quote is written
+	} else {
+		b = append(b, e.eventTail...)
+	}
 	b = append(b, e.fields...)
 	if e.json {
 		b = appendJSON(b, line)
 	}
 	return append(b, '}')
+}
+
+// readTime returns read formatted as @timestamp: lines read in the same
+// millisecond share the text.
+func (e *Encoder) readTime(read time.Time) []byte {
+	if ms := read.UnixMilli(); ms != e.lastMilli || e.lastTime == nil {
+		e.lastMilli = ms
+		e.lastTime = read.UTC().AppendFormat(e.lastTime[:0], TimeLayout)
+	}
+	return e.lastTime
 }
 
 // appendJSON adds the line as the event's "json" object when it is one,

@@ -8,6 +8,7 @@
 // segments and expansions; include_lines and exclude_lines in count and
 // size (RE2 matches in linear time); ignore_older in range.
 //
-// It is a leaf: it does no I/O, and imports from brun only base/textdist
-// (for "did you mean").
+// It is a leaf: it does no I/O but read the zone database, and imports
+// from brun only base/textdist (for "did you mean") and servers/enrich
+// (the leaf that reads times: what layouts and zones are valid).
 package job

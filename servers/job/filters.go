@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
+
+	"brun/servers/enrich"
 )
 
 // Bounds of the fields a job's files and events are chosen by. A job comes
@@ -79,22 +81,11 @@ func (s Spec) validateFilters(bad func(field, format string, args ...any)) {
 	}
 }
 
-// zoneOffset matches the offsets a timezone may be: "+08:00", "-03:30".
-var zoneOffset = regexp.MustCompile(`^[+-](0[0-9]|1[0-4]):[0-5][0-9]$`)
-
 // validZone reports whether tz names a zone the transfer can read times
-// in: an offset, or a name of the IANA database (as the agent's Go knows
-// it; "Local", which would mean the transfer's own zone, is refused).
-func validZone(tz string) bool {
-	if len(tz) > 64 || tz == "Local" {
-		return false
-	}
-	if zoneOffset.MatchString(tz) {
-		return true
-	}
-	_, err := time.LoadLocation(tz)
-	return err == nil
-}
+// in (enrich.Zone): an offset, or a name of the IANA database as the
+// agent's Go knows it; "Local", which would mean the transfer's own zone,
+// is refused.
+func validZone(tz string) bool { return enrich.Zone([]byte(tz)) != nil }
 
 // StartAtEnd reports whether start is "end".
 func (s Spec) StartAtEnd() bool { return s.Start == StartEnd }

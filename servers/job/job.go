@@ -61,6 +61,11 @@ type Spec struct {
 	// write none (event.timezone): an IANA name such as "Asia/Shanghai",
 	// an offset such as "+08:00", or "UTC". "" is the agent's host's.
 	Timezone string `json:"timezone,omitempty"`
+	// Timestamp, Level and Message pin where a line's time, level and
+	// message are, instead of leaving them to recognition (pins.go).
+	Timestamp *Timestamp `json:"timestamp,omitempty"`
+	Level     *Level     `json:"level,omitempty"`
+	Message   *Message   `json:"message,omitempty"`
 }
 
 // Multiline is Filebeat's pattern/negate/match scheme: a line for which
@@ -165,6 +170,7 @@ func (s Spec) Validate() error {
 		}
 	}
 	s.validateFilters(bad)
+	s.validatePins(bad)
 	if m := s.Multiline; m != nil {
 		if m.Pattern == "" {
 			bad("multiline.pattern", "is required")

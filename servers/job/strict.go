@@ -54,8 +54,11 @@ func NameError(name string) string {
 // case, so {"PATH": ...} would pass as path; the shape check makes names
 // exact first.
 var (
-	jobFields       = []string{"path", "topic", "exclude", "multiline", "max_line_bytes", "encoding", "fields", "json", "include_lines", "exclude_lines", "start", "ignore_older", "timezone"}
+	jobFields       = []string{"path", "topic", "exclude", "multiline", "max_line_bytes", "encoding", "fields", "json", "include_lines", "exclude_lines", "start", "ignore_older", "timezone", "timestamp", "level", "message"}
 	multilineFields = []string{"pattern", "negate", "match", "max_lines", "timeout"}
+	timestampFields = []string{"layout", "field", "pattern"}
+	levelFields     = []string{"field", "pattern"}
+	messageFields   = []string{"field"}
 )
 
 // checkShape walks data's tokens before anything is decoded: the value
@@ -129,6 +132,12 @@ func checkShape(data []byte) []FieldError {
 						f.allowed = jobFields
 					case "multiline":
 						f.allowed = multilineFields
+					case "timestamp":
+						f.allowed = timestampFields
+					case "level":
+						f.allowed = levelFields
+					case "message":
+						f.allowed = messageFields
 					}
 				}
 				stack = append(stack, f)

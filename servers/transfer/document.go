@@ -10,9 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"brun/base/metrics"
+	"brun/servers/enrich"
 	"brun/servers/event"
 	"brun/servers/indexname"
-	"brun/servers/transfer/enrich"
 )
 
 // document is one record on its way to Elasticsearch: a Kafka record, or
@@ -121,8 +121,9 @@ const arenaChunk = 1 << 20
 //
 // A JSON object is kept byte for byte, with at most these changes: when
 // its message (a plain line: no "json" field) starts with a time,
-// @timestamp becomes that time and the read time moves to event.created;
-// a level found in the line is added as log.level (unless there is one);
+// @timestamp becomes that time and the read time moves to event.created
+// (a record that has event.created keeps its @timestamp: its time was
+// chosen where it was read, as a job's timestamp pin does); a level found in the line is added as log.level (unless there is one);
 // a missing @timestamp is added. No member name is added twice
 // (Elasticsearch refuses repeated names): a log or event member that is
 // not an object gets no log.level or event.created, and an @timestamp
@@ -157,6 +158,9 @@ func (bd *builder) build(d *document) {
 		line = value[r.msg.s+1 : r.msg.e-1]
 	}
 	ts, replaced, level := read, false, ""
+	// A record with event.created has its time chosen already (a job
+	// pinned it, or another shipper read it): its @timestamp stays.
+	chosen := isObject && r.hasCreated
 	var loc *time.Location
 	if isObject && r.tz.ok() {
 		loc = bd.zone(value[r.tz.s+1 : r.tz.e-1])
@@ -166,7 +170,7 @@ func (bd *builder) build(d *document) {
 	jmsg := none
 	if isObject && r.json.ok() {
 		jl := readJSONLine(value, r.json, read, loc)
-		if !jl.ts.IsZero() {
+		if !jl.ts.IsZero() && !chosen {
 			ts, replaced = jl.ts, true
 		}
 		if !r.hasLevel && !r.logOther {
@@ -179,7 +183,9 @@ func (bd *builder) build(d *document) {
 	if line != nil {
 		t, end, found := enrich.Time(line, read, loc)
 		if found && t.Year() >= 1971 {
-			ts, replaced = t, true
+			if !chosen {
+				ts, replaced = t, true
+			}
 		} else {
 			end = 0
 		}
@@ -250,51 +256,18 @@ func (bd *builder) build(d *document) {
 	d.entry = e[:len(e):len(e)]
 }
 
-// zone returns the location event.timezone names: an IANA name, an
-// offset such as "+08:00", or "Z"; nil (UTC) for anything else. Each
-// value is looked up once per writer.
+// zone returns the location event.timezone names (enrich.Zone); nil
+// (UTC) for anything else. Each value is looked up once per writer.
 func (bd *builder) zone(name []byte) *time.Location {
 	if loc, ok := bd.zones[string(name)]; ok {
 		return loc
 	}
-	if len(name) == 0 || len(name) > 64 {
-		return nil
-	}
-	var loc *time.Location
-	if off, ok := offset(name); ok {
-		loc = time.UTC
-		if off != 0 {
-			loc = time.FixedZone(string(name), off)
-		}
-	} else if l, err := time.LoadLocation(string(name)); err == nil && string(name) != "Local" {
-		loc = l
-	}
+	loc := enrich.Zone(name)
 	if bd.zones == nil || len(bd.zones) >= 256 {
 		bd.zones = map[string]*time.Location{} // hostile values can't grow it without end
 	}
 	bd.zones[string(name)] = loc
 	return loc
-}
-
-// offset reads "Z" or "+08:00" (the form the agent writes) in seconds
-// east of UTC.
-func offset(s []byte) (int, bool) {
-	if string(s) == "Z" {
-		return 0, true
-	}
-	if len(s) != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':' {
-		return 0, false
-	}
-	h, err1 := strconv.Atoi(string(s[1:3]))
-	m, err2 := strconv.Atoi(string(s[4:6]))
-	if err1 != nil || err2 != nil || h > 14 || m > 59 {
-		return 0, false
-	}
-	off := h*3600 + m*60
-	if s[0] == '-' {
-		off = -off
-	}
-	return off, true
 }
 
 // appendEdited appends the record r with its enrichment to dst. The text

@@ -112,6 +112,18 @@ func TestNewDocument(t *testing.T) {
 			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "json.n": 1.0, "log.level": "info", "event.original": nil},
 		},
 		{
+			name:  "pino's numeric level and epoch milliseconds",
+			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"{}","json":{"level":50,"time":1764000000500,"msg":"boom"},"event":{"id":"p1"}}`,
+			index: "app-2025.11.24", id: "p1",
+			fields: map[string]any{"@timestamp": "2025-11-24T16:00:00.500Z", "log.level": "error", "message": "boom"},
+		},
+		{
+			name:  "a numeric level that names none is not taken",
+			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"{}","json":{"level":9},"event":{"id":"p2"}}`,
+			index: "app-2026.11.25", id: "p2",
+			fields: map[string]any{"log.level": nil},
+		},
+		{
 			name:  "parsed json line: its time, level and message; the line in event.original",
 			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"{\"ts\":1764000000.5,\"level\":\"WARN\",\"msg\":\"disk low\"}","json":{"ts":1764000000.5,"level":"WARN","msg":"disk low"},"event":{"id":"j1","timezone":"Asia/Shanghai"}}`,
 			index: "app-2025.11.24", id: "j1",
@@ -133,10 +145,24 @@ func TestNewDocument(t *testing.T) {
 			fields: map[string]any{"message": "hi", "event.original": "{}", "event.created": nil},
 		},
 		{
-			name:  "existing level and created are kept",
+			// event.created says the time was chosen where the line was
+			// read (a pinned timestamp): the line's own is not looked for.
+			name:  "existing level, created and the time it chose are kept",
 			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"2026-11-20T01:02:03Z ERROR x","log":{"level":"debug"},"event":{"id":"e1","created":"2026-01-01T00:00:00.000Z"}}`,
-			index: "app-2026.11.20", id: "e1",
-			fields: map[string]any{"@timestamp": "2026-11-20T01:02:03.000Z", "log.level": "debug", "event.created": "2026-01-01T00:00:00.000Z"},
+			index: "app-2026.11.25", id: "e1",
+			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "log.level": "debug", "event.created": "2026-01-01T00:00:00.000Z"},
+		},
+		{
+			name:  "a dotted event.created keeps the time too",
+			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"2026-11-20T01:02:03Z ERROR x","event.created":"2026-11-25T04:05:07.000Z"}`,
+			index: "app-2026.11.25", id: "App-3-77",
+			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "log.level": "error"},
+		},
+		{
+			name:  "a parsed JSON line with event.created keeps the time it chose",
+			value: `{"@timestamp":"2026-11-25T04:05:06.789Z","message":"{}","event":{"created":"2026-11-25T04:05:07.000Z"},"json":{"ts":"2026-11-20T01:02:03Z","level":"warn"}}`,
+			index: "app-2026.11.25", id: "App-3-77",
+			fields: map[string]any{"@timestamp": "2026-11-25T04:05:06.789Z", "log.level": "warn"},
 		},
 		{
 			name:  "foreign json without id, time or message",

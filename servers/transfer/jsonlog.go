@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"brun/servers/transfer/enrich"
+	"brun/servers/enrich"
 )
 
 // The members of a JSON log line (a job with "json": true) that stand for
@@ -56,6 +56,12 @@ func readJSONLine(b []byte, obj span, read time.Time, loc *time.Location) jsonLi
 				out.level = lv
 				break
 			}
+		} else if ok && (b[v.s] >= '0' && b[v.s] <= '9') {
+			// A number: a syslog severity, or pino's and bunyan's 10 to 60.
+			if lv := enrich.LevelValue(b[v.s:v.e]); lv != "" && !isDigits(lv) {
+				out.level = lv
+				break
+			}
 		}
 	}
 	for _, n := range jsonMessageKeys {
@@ -94,4 +100,13 @@ func jsonTime(v []byte, read time.Time, loc *time.Location) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -21,7 +21,7 @@ func fuzzLines(f *testing.F) [][]byte {
 	f.Helper()
 	var lines [][]byte
 	for _, name := range []string{"realworld.initial", "realworld.append", "logfile_vdsm.0", "logfile_invalid_utf8.0"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "..", "base", "testkit", "testdata", "reallogs", name))
+		data, err := os.ReadFile(filepath.Join("..", "..", "base", "testkit", "testdata", "reallogs", name))
 		if err != nil {
 			f.Fatal(err)
 		}
