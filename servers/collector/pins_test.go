@@ -117,3 +117,29 @@ func TestPinsPatternLooksAtTheHead(t *testing.T) {
 		t.Errorf("level %q, want error", got.Level)
 	}
 }
+
+// What a pinned job pays per line, beside encoding it:
+// go test -run '^$' -bench Pins -benchmem ./servers/collector/
+func BenchmarkPins(b *testing.B) {
+	read := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ name, job, line string }{
+		{"LayoutAtStart", `"timestamp":{"layout":"2006-01-02 15:04:05.000"}`, "2025-12-03 10:00:00.250 [main] INFO  c.e.App - request handled in 12 ms"},
+		{"Patterns", `"timestamp":{"layout":"02/Jan/2006:15:04:05 -0700","pattern":"\\[([^\\]]+)\\]"},"level":{"pattern":"lvl=(\\w+)"}`, `10.0.0.1 - - [03/Dec/2025:10:00:00 +0100] "GET /index.html HTTP/1.1" 200 512 lvl=info`},
+		{"JSONFields", `"json":true,"timestamp":{"layout":"RFC3339","field":"when"},"level":{"field":"sev"},"message":{"field":"text"}`, `{"when":"2025-12-03T10:00:00.25Z","sev":"info","text":"request handled","path":"/index.html","ms":12}`},
+	} {
+		spec, err := job.Parse([]byte(`{"path":"/var/log/a.log","topic":"t",` + c.job + `}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := newPins(spec, "Asia/Shanghai")
+		line := []byte(c.line)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if got := p.read(line, read); got.Time.IsZero() {
+					b.Fatal("no time read")
+				}
+			}
+		})
+	}
+}

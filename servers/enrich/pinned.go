@@ -34,6 +34,18 @@ type Layout struct {
 	// width is the length of the reference time in the layout, where a
 	// time at the start of a line is looked for.
 	width int
+	// fixed: every time is width long in the layout (no month or day
+	// names, unpadded numbers, optional fractions or zone names), so a
+	// time at a line's start is read in one try.
+	fixed bool
+}
+
+// others are times that the layouts whose width varies write at other
+// widths than ref: other names of months and days, single digits, no
+// fraction, another zone's name.
+var others = []time.Time{
+	time.Date(2019, time.May, 1, 1, 2, 3, 0, time.UTC),
+	time.Date(2021, time.September, 3, 11, 2, 3, 100000000, time.FixedZone("AEST", 10*3600)),
 }
 
 // ref is the time layouts are checked against: every element differs
@@ -61,7 +73,11 @@ func NewLayout(layout string) (Layout, error) {
 	if t.Day() != ref.Day() || t.Hour() != ref.Hour() || t.Minute() != ref.Minute() {
 		return Layout{}, fmt.Errorf("writes %q for %s: it needs a day, an hour and a minute (Go layout: 2006-01-02 15:04:05; or UNIX, UNIX_MS, RFC3339)", s, ref.Format(time.RFC3339))
 	}
-	return Layout{layout: layout, noYear: t.Year() != ref.Year(), width: len(s)}, nil
+	fixed := true
+	for _, o := range others {
+		fixed = fixed && len(o.Format(layout)) == len(s)
+	}
+	return Layout{layout: layout, noYear: t.Year() != ref.Year(), width: len(s), fixed: fixed}, nil
 }
 
 // Parse reads s whole as a time in the layout; a time without a zone is in
@@ -100,6 +116,12 @@ func (l Layout) Parse(s []byte, read time.Time, loc *time.Location) (time.Time, 
 // layout's width that Parse takes, ending at the line's end or before a
 // byte that is not a letter or digit.
 func (l Layout) Prefix(line []byte, read time.Time, loc *time.Location) (time.Time, bool) {
+	if l.fixed {
+		if n := l.width; n <= len(line) && (n == len(line) || !isAlnum(line[n])) {
+			return l.Parse(line[:n], read, loc)
+		}
+		return time.Time{}, false
+	}
 	lo, hi := 1, len(line)
 	if l.width > 0 {
 		lo, hi = max(1, l.width-8), min(len(line), l.width+16)
