@@ -79,7 +79,7 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := ./base/config:FuzzLoad ./base/config:FuzzParseDuration \
 	./servers/job:FuzzParse ./servers/job:FuzzValidName \
 	./servers/collector:FuzzLineReader ./servers/collector:FuzzDecode ./servers/collector:FuzzMultiline \
-	./servers/transfer:FuzzParseRecord ./servers/transfer:FuzzBuild ./servers/enrich:FuzzTime
+	./servers/transfer:FuzzParseRecord ./servers/transfer:FuzzBuild ./servers/enrich:FuzzTime ./servers/enrich:FuzzLayout
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 	@failed=; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

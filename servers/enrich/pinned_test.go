@@ -125,3 +125,38 @@ func TestZone(t *testing.T) {
 		}
 	}
 }
+
+// A job's layout and its lines are both untrusted: whatever they are,
+// NewLayout, Parse and Prefix return without crashing, a layout NewLayout
+// takes reads back the reference time, and a time read lies within a year
+// and a day of the read time when the layout has no year.
+func FuzzLayout(f *testing.F) {
+	for _, s := range [][2]string{
+		{"2006-01-02 15:04:05.000", "2025-12-03 10:00:00.250 INFO x"},
+		{"Jan _2 15:04:05", "Dec  3 10:00:00 host x"},
+		{"02/Jan/2006:15:04:05 -0700", "03/Dec/2025:10:00:00 +0100"},
+		{"2006-01-02 15:04:05.999 MST", "2025-12-03 10:00:00.5 CET x"},
+		{"UNIX", "1764756000.5"},
+		{"UNIX_MS", "1764756000123"},
+		{"RFC3339", "2025-12-03T10:00:00+08:00"},
+		{"Monday, 02-Jan-06 15:04", "Wednesday, 03-Dec-25 10:00"},
+	} {
+		f.Add(s[0], []byte(s[1]))
+	}
+	read := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, layout string, line []byte) {
+		l, err := NewLayout(layout)
+		if err != nil {
+			return
+		}
+		for _, got := range []func() (time.Time, bool){
+			func() (time.Time, bool) { return l.Parse(line, read, nil) },
+			func() (time.Time, bool) { return l.Prefix(line, read, nil) },
+		} {
+			tm, ok := got()
+			if ok && l.noYear && (tm.After(read.Add(25*time.Hour)) || tm.Before(read.AddDate(-1, 0, -2))) {
+				t.Errorf("layout %q without a year read %q as %v, not within a year before %v", layout, line, tm, read)
+			}
+		}
+	})
+}
