@@ -39,6 +39,9 @@
 #   .ci/cluster.sh start NAME...   Start members again (after kill or stop) and
 #                          wait as `up` does (`up NAME...` without the install).
 #   .ci/cluster.sh stop NAME...    Stop members gracefully (as `down NAME...`).
+#                          Kafka nodes run without controlled shutdown (see
+#                          start_member_kafka): a stopped node's partitions get
+#                          new leaders once its session expires (9 s).
 #   .ci/cluster.sh kill NAME...    SIGKILL each member's whole process group at
 #                          once: a crash, no shutdown. Its data stays; `start
 #                          NAME` brings it back. Prints "killed NAME".
@@ -135,15 +138,6 @@ all_ports_of() {
   esac
 }
 
-# member_of_port GROUP PORT: the member of GROUP whose client port is PORT.
-member_of_port() {
-  local m
-  for m in "${ALL_MEMBERS[@]}"; do
-    if [[ $(group_of "$m") == "$1" && $(port_of "$m") == "$2" ]]; then echo "$m"; return 0; fi
-  done
-  return 1
-}
-
 # endpoints_of GROUP: the client addresses of GROUP's members, comma separated.
 endpoints_of() {
   local m list=()
@@ -179,7 +173,7 @@ normalise_names() {
       *" $n "*) wanted+="$n " ;;
       *)
         case $n in
-          etcd | kafka | es) for m in "${ALL_MEMBERS[@]}"; do [[ $(group_of "$m") == "$n" ]] && wanted+="$m "; done ;;
+          etcd | kafka | es) for m in "${ALL_MEMBERS[@]}"; do if [[ $(group_of "$m") == "$n" ]]; then wanted+="$m "; fi; done ;;
           *) fail "unknown member '$n' (known: ${ALL_MEMBERS[*]}, or etcd, kafka, es)" ;;
         esac
         ;;
@@ -210,7 +204,7 @@ etcdctl_at() { # etcdctl_at PORT ARGS...
 # kafka_metadata [PORT...]: kcat's metadata listing (-L), asked of the given
 # brokers (default: every cluster broker; kcat takes the first that answers).
 kafka_metadata() {
-  local ports=("$@") bootstrap=() p
+  local ports=("$@") bootstrap=() p m
   ((${#ports[@]})) || read -r -a ports <<<"$(for m in "${KAFKA_MEMBERS[@]}"; do port_of "$m"; done | xargs)"
   for p in "${ports[@]}"; do bootstrap+=("127.0.0.1:$p"); done
   local IFS=,
@@ -223,16 +217,17 @@ healthy_member_etcd() { etcdctl_at "$(port_of "$1")" endpoint health >/dev/null 
 # Kafka: the node answers metadata and lists itself as a registered broker.
 healthy_member_kafka() {
   local port; port=$(port_of "$1")
-  kafka_metadata "$port" | grep -q "broker $(index_of "$1") at 127.0.0.1:$port"
+  # grep reads it all (no -q): kcat must not die of SIGPIPE under pipefail.
+  kafka_metadata "$port" | grep "broker $(index_of "$1") at 127.0.0.1:$port" >/dev/null
 }
 healthy_member_es() {
   curl -fsS --max-time 10 \
     "http://127.0.0.1:$(port_of "$1")/_cluster/health?wait_for_status=yellow&timeout=3s" 2>/dev/null |
-    grep -qE '"status":"(green|yellow)"'
+    grep -E '"status":"(green|yellow)"' >/dev/null
 }
 healthy_member() { "healthy_member_$(group_of "$1")" "$1"; }
 
-# etcd_leader: print the member that is leader, as every answering member sees it.
+# etcd_leader: print the first member that reports itself leader.
 # `endpoint status -w simple` prints: endpoint, member id, version, db size,
 # is leader, is learner, raft term, raft index, applied index, errors.
 etcd_leader() {
@@ -341,18 +336,17 @@ start_member_etcd() {
     --logger zap
 }
 
-# kafka_cluster_id: the cluster id in a formatted node's meta.properties, else
-# a new one (Kafka's form: 16 random bytes, URL-safe base64 without padding,
-# never starting with "-"), kept for the other nodes formatted in this run.
+# kafka_cluster_id: set KAFKA_CLUSTER_ID to the cluster id in a formatted
+# node's meta.properties, else to a new one (Kafka's form: 16 random bytes,
+# URL-safe base64 without padding, never starting with "-").
 KAFKA_CLUSTER_ID=
 kafka_cluster_id() {
   if [[ -z $KAFKA_CLUSTER_ID ]]; then
-    KAFKA_CLUSTER_ID=$(sed -n 's/^cluster\.id=//p' "$DATA"/kafka-*/meta.properties 2>/dev/null | head -n1)
+    KAFKA_CLUSTER_ID=$(sed -n 's/^cluster\.id=//p' "$DATA"/kafka-*/meta.properties 2>/dev/null | head -n1) || true
   fi
   while [[ -z $KAFKA_CLUSTER_ID || $KAFKA_CLUSTER_ID == -* ]]; do
     KAFKA_CLUSTER_ID=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   done
-  echo "$KAFKA_CLUSTER_ID"
 }
 
 start_member_kafka() {
@@ -384,15 +378,25 @@ transaction.state.log.min.isr=2
 share.coordinator.state.topic.replication.factor=3
 share.coordinator.state.topic.min.isr=2
 group.initial.rebalance.delay.ms=0
+# Off: a node that is both broker and controller cannot always finish a
+# controlled shutdown. Its broker waits for the quorum (two of the three
+# controllers) to grant it, and when the whole cluster stops, or the last
+# nodes one after the other, the other controllers may be gone first: it
+# then hangs for 5 minutes. Without it a stopped node still flushes and
+# closes its logs; the controller moves its partitions' leadership once it
+# misses the node's heartbeats (broker.session.timeout.ms, 9 s), as after
+# a crash.
+controlled.shutdown.enable=false
 EOF
   write_kafka_log4j2 "$conf/log4j2.properties"
   local java=(java "-Dlog4j2.configurationFile=$conf/log4j2.properties" -Dlog4j2.shutdownHookEnabled=false
     -cp "$KAFKA_HOME/libs/*")
   # KRaft storage is formatted once, with the cluster's id, before the first start.
   if [[ ! -f $dir/meta.properties ]]; then
+    kafka_cluster_id
     run_logged "$logf" "formatting Kafka storage in $dir" \
       "${java[0]}" -Xmx128m "${java[@]:1}" kafka.tools.StorageTool format \
-      --cluster-id "$(kafka_cluster_id)" --config "$conf/server.properties"
+      --cluster-id "$KAFKA_CLUSTER_ID" --config "$conf/server.properties"
   fi
   launch "$name" "${java[0]}" "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" "${java[@]:1}" kafka.Kafka "$conf/server.properties"
 }
@@ -482,14 +486,15 @@ start_members() {
 # stop_members SIGNAL: stop each of NAMES this script started, all at once.
 # TERM: SIGTERM to the launched process (Elasticsearch's launcher then stops
 # the server itself; if it is gone, to the whole group), wait up to 30 s, then
-# SIGKILL what is left. KILL: SIGKILL to each whole group at once.
+# SIGKILL what is left. KILL: SIGKILL to each whole process group.
 stop_members() {
-  local sig=$1 n pid i word=stopped
+  local sig=$1 n pid i word=stopped pending=() left
   local -A pids=()
   [[ $sig == KILL ]] && word=killed
   for n in "${NAMES[@]}"; do
     if pid=$(our_pid "$n"); then
       pids[$n]=$pid
+      pending+=("$n")
       if [[ $sig == KILL ]]; then
         kill -KILL -- "-$pid" 2>/dev/null || true
       else
@@ -500,21 +505,22 @@ stop_members() {
       if port_open "$(port_of "$n")"; then say "not stopping $n: it was not started by this script"; fi
     fi
   done
-  for ((i = 0; i < 300; i++)); do
-    local left=0
-    for n in "${!pids[@]}"; do [[ -z $(group_members "${pids[$n]}") ]] || left=1; done
-    ((left)) || break
-    sleep 0.1
-  done
-  for n in "${!pids[@]}"; do
-    if [[ -n $(group_members "${pids[$n]}") ]]; then
-      say "$n did not stop within 30 s of SIG$sig; sending SIGKILL"
-      kill -KILL -- "-${pids[$n]}" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while ((${#pending[@]})); do
+    left=()
+    for n in "${pending[@]}"; do [[ -z $(group_members "${pids[$n]}") ]] || left+=("$n"); done
+    pending=(${left[@]+"${left[@]}"})
+    ((${#pending[@]})) || break
+    if ((SECONDS >= deadline)); then
+      say "${pending[*]} did not stop within 30 s of SIG$sig; sending SIGKILL"
+      for n in "${pending[@]}"; do kill -KILL -- "-${pids[$n]}" 2>/dev/null || true; done
+      break
     fi
+    sleep 0.2
   done
   for n in "${NAMES[@]}"; do
     if [[ -n ${pids[$n]:-} ]]; then
-      for ((i = 0; i < 50; i++)); do [[ -n $(group_members "${pids[$n]}") ]] || break; sleep 0.1; done
+      for ((i = 0; i < 25; i++)); do [[ -n $(group_members "${pids[$n]}") ]] || break; sleep 0.2; done
       rm -f "$(pid_file "$n")"
       echo "$word $n"
     else
