@@ -10,9 +10,10 @@ LDFLAGS := -s -w -X brun/base/version.Version=$(VERSION) \
 # BIN: where `make build` puts the binary.
 BIN     ?= bin/brun
 STACK   := bash .ci/stack.sh
+CLUSTER := bash .ci/cluster.sh
 GO      ?= go
 
-.PHONY: help build run test unit integration stack-up stack-down stack-status vet clean bench-transfer bench bench-agent bench-local fuzz dist
+.PHONY: help build run test unit integration stack-up stack-down stack-status cluster-up cluster-down cluster-status vet clean bench-transfer bench bench-agent bench-local fuzz dist
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -124,6 +125,19 @@ stack-down: ## stop the servers stack-up started
 
 stack-status: ## show the servers' state and log files
 	$(STACK) status
+
+# cluster-*: 3 etcd members, 3 Kafka nodes (KRaft, RF 3, min ISR 2) and one
+# Elasticsearch on 127.0.0.1, on ports of their own beside the stack's, for the
+# multi-node tests; .ci/cluster.sh also kills and restarts single members and
+# finds leaders (doc/cluster.md).
+cluster-up: ## install (once) and start a 3-node etcd, 3-node Kafka and Elasticsearch on 127.0.0.1
+	$(CLUSTER) up
+
+cluster-down: ## stop the members cluster-up started
+	$(CLUSTER) down
+
+cluster-status: ## show each cluster member's state, memory and log file
+	$(CLUSTER) status
 
 clean: ## remove build output and local state
 	rm -rf bin data logs dist

@@ -74,8 +74,11 @@ ES_HOME=$DIST/elasticsearch-$ES_VERSION
 
 # ----------------------------------------------------------------- helpers ---
 
+# ME prefixes every message (.ci/cluster.sh, which sources this file, sets its own).
+ME=stack
+
 # Progress goes to stderr; stdout only gets the "started NAME" style results.
-say() { echo "stack: $*" >&2; }
+say() { echo "$ME: $*" >&2; }
 
 # fail WHAT [LOGFILE [COMMAND...]]: say what went wrong, which command, where its
 # log is (with its last lines), and exit non-zero.
@@ -83,17 +86,17 @@ fail() {
   local what=$1 logf=${2:-}
   shift $(($# < 2 ? $# : 2))
   {
-    echo "stack: ERROR: $what"
-    if (($#)); then echo "stack:   command: $*"; fi
+    echo "$ME: ERROR: $what"
+    if (($#)); then echo "$ME:   command: $*"; fi
     if [[ -n $logf ]]; then
-      echo "stack:   log file: $logf"
+      echo "$ME:   log file: $logf"
       if [[ -s $logf ]]; then
         # Error lines first (they may be far up in a chatty log), then the end.
         if grep -qiE 'error|fatal|exception' "$logf"; then
-          echo "stack:   last error lines in the log:"
+          echo "$ME:   last error lines in the log:"
           grep -iE 'error|fatal|exception' "$logf" | tail -n 8 | cut -c1-400 | sed 's/^/    | /'
         fi
-        echo "stack:   last lines of the log:"
+        echo "$ME:   last lines of the log:"
         tail -n 25 "$logf" | cut -c1-400 | sed 's/^/    | /'
       fi
     fi
@@ -395,6 +398,26 @@ start_etcd() {
     --logger zap
 }
 
+# write_kafka_log4j2 FILE: Kafka 4 logs through log4j2; without a config it
+# would print errors only. To stderr, so that the storage tool's stdout (the
+# cluster id) stays clean.
+write_kafka_log4j2() {
+  cat >"$1" <<'EOF'
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.target = SYSTEM_ERR
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.apache.name = org.apache.kafka
+logger.apache.level = INFO
+EOF
+}
+
 start_kafka() {
   rotate_log kafka
   local conf=$CONF/kafka logf; logf=$(log_file kafka)
@@ -419,22 +442,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 EOF
-  # Kafka 4 logs through log4j2; without a config it would print errors only.
-  # To stderr, so that the storage tool's stdout (the cluster id) stays clean.
-  cat >"$conf/log4j2.properties" <<'EOF'
-status = warn
-appender.out.type = Console
-appender.out.name = OUT
-appender.out.target = SYSTEM_ERR
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = OUT
-logger.kafka.name = kafka
-logger.kafka.level = INFO
-logger.apache.name = org.apache.kafka
-logger.apache.level = INFO
-EOF
+  write_kafka_log4j2 "$conf/log4j2.properties"
   # log4j2's own shutdown hook would stop logging before Kafka's has finished:
   # turn it off so the log shows the whole shutdown.
   local java=(java "-Dlog4j2.configurationFile=$conf/log4j2.properties" -Dlog4j2.shutdownHookEnabled=false
@@ -486,6 +494,13 @@ prepare_es_user() {
     fail "user $ES_USER still cannot read $ES_HOME; set BRUN_CACHE to a directory it can reach"
 }
 
+# es_java_home: the Java Elasticsearch runs on: ES_JAVA_HOME, else the one
+# `java` on the PATH belongs to.
+es_java_home() {
+  if [[ -n ${ES_JAVA_HOME:-} ]]; then echo "$ES_JAVA_HOME"; return; fi
+  dirname "$(dirname "$(readlink -f "$(command -v java)")")"
+}
+
 start_es() {
   rotate_log es
   prepare_es_user
@@ -512,8 +527,7 @@ xpack.security.enabled: false
 EOF
   if is_root; then chown -R "$ES_USER:" "$conf" "$DATA/es" "$eslogs" "$tmp"; fi
 
-  local java_home=${ES_JAVA_HOME:-}
-  [[ -n $java_home ]] || java_home=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+  local java_home; java_home=$(es_java_home)
   # The working directory is where the JVM puts gc.log and crash files.
   local as_es=()
   if is_root; then as_es=(setpriv --reuid="$ES_USER" --regid="$ES_USER" --init-groups --); fi
@@ -678,4 +692,6 @@ main() {
   "cmd_$cmd"
 }
 
-main "$@"
+# Run main only when executed; .ci/cluster.sh sources this file for its
+# settings, helpers and installers.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

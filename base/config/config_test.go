@@ -74,7 +74,7 @@ enableLineLog = true
 }
 
 // As shipped, brun needs no server; conf/stack.ini names the servers of
-// make stack-up.
+// make stack-up, conf/cluster.ini those of make cluster-up.
 func TestShippedSamplesLoad(t *testing.T) {
 	c, err := Load("../../conf/brun.ini")
 	if err != nil {
@@ -91,12 +91,18 @@ func TestShippedSamplesLoad(t *testing.T) {
 		t.Errorf("embed.listen %q, local.keep %v", c.Etcd.EmbedListen, c.ES.LocalKeep)
 	}
 
-	c, err = Load("../../conf/stack.ini")
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"stack.ini", "cluster.ini"} {
+		c, err = Load("../../conf/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.EmbeddedEtcd() || c.InProcessKafka() || c.LocalES() {
+			t.Errorf("conf/%s does not name every server: %+v %+v %+v", name, c.Etcd.Endpoints, c.Kafka.Endpoints, c.ES.Endpoints)
+		}
 	}
-	if c.EmbeddedEtcd() || c.InProcessKafka() || c.LocalES() {
-		t.Errorf("conf/stack.ini does not name every server: %+v %+v %+v", c.Etcd.Endpoints, c.Kafka.Endpoints, c.ES.Endpoints)
+	// conf/cluster.ini names every member of make cluster-up.
+	if len(c.Etcd.Endpoints) != 3 || len(c.Kafka.Endpoints) != 3 {
+		t.Errorf("conf/cluster.ini: etcd %v, kafka %v; want 3 of each", c.Etcd.Endpoints, c.Kafka.Endpoints)
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 // section.key (or an unknown section or key of the file), and the whole
 // error names the file.
 func FuzzLoad(f *testing.F) {
-	for _, name := range []string{"brun.ini", "stack.ini"} {
+	for _, name := range []string{"brun.ini", "stack.ini", "cluster.ini"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "conf", name))
 		if err != nil {
 			f.Fatal(err)
