@@ -67,8 +67,20 @@ type Proc struct {
 // and its log is printed if the test failed.
 func StartBrun(t testing.TB, conf string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{t: t, Logs: NewSyncBuffer(), done: make(chan error, 1)}
-	p.cmd = exec.Command(Binary(t), append([]string{"-c", conf}, args...)...)
+	return start(t, exec.Command(Binary(t), append([]string{"-c", conf}, args...)...))
+}
+
+// StartBrunOn is StartBrun on the host h: brun runs in its network
+// namespace (ip netns exec, which becomes brun: Pid, Kill9 and Stop reach
+// brun itself).
+func StartBrunOn(t testing.TB, h *NetHost, conf string, args ...string) *Proc {
+	t.Helper()
+	return start(t, h.Command(Binary(t), append([]string{"-c", conf}, args...)...))
+}
+
+func start(t testing.TB, cmd *exec.Cmd) *Proc {
+	t.Helper()
+	p := &Proc{t: t, Logs: NewSyncBuffer(), done: make(chan error, 1), cmd: cmd}
 	p.cmd.Stdout, p.cmd.Stderr = p.Logs, p.Logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
