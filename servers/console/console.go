@@ -85,6 +85,7 @@ func (s *Server) Handler() http.Handler {
 	api("PUT /api/agents/{agent}/jobs/{name}", s.putJob)
 	api("DELETE /api/agents/{agent}/jobs/{name}", s.deleteJob)
 	api("GET /api/agents/{agent}/jobs/{name}/events", s.jobEvents)
+	api("GET /api/search", s.search)
 	api("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	})

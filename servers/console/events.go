@@ -253,10 +253,20 @@ func (s *Server) esJSON(ctx context.Context, base, method, path string, body []b
 		return fmt.Errorf("elasticsearch %s: %w", base, err)
 	}
 	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("elasticsearch %s: %s %s: %s: %.300s", base, method, path, res.Status, data)
+		return &esStatusError{status: res.StatusCode, body: data,
+			msg: fmt.Sprintf("elasticsearch %s: %s %s: %s: %.300s", base, method, path, res.Status, data)}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("elasticsearch %s: %s %s: answer: %w", base, method, path, err)
 	}
 	return nil
 }
+
+// esStatusError is an answer of Elasticsearch other than 2xx.
+type esStatusError struct {
+	status int
+	body   []byte
+	msg    string
+}
+
+func (e *esStatusError) Error() string { return e.msg }
