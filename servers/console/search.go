@@ -244,7 +244,7 @@ type esSearchAnswer struct {
 			} `json:"reason"`
 		} `json:"failures"`
 	} `json:"_shards"`
-	Hits     struct {
+	Hits struct {
 		Total struct {
 			Value    int64  `json:"value"`
 			Relation string `json:"relation"`
