@@ -25,6 +25,7 @@ type fleetResult struct {
 	allStatus        time.Duration // until every agent's status key was in
 
 	etcdCPU, simCPU float64 // cores, while the fleet ran
+	machineCPU      float64 // cores the whole machine used meanwhile
 	revPerSec       float64 // etcd revisions (writes) per second, likewise
 	dbGrowth        float64 // bytes per second of etcd's database in use, likewise
 
@@ -35,6 +36,7 @@ type fleetResult struct {
 
 	watchOne      latency // one job changed
 	putAll        time.Duration
+	putRetries    int64
 	watchAll      latency // every agent's job changed, per agent
 	watchAllLast  time.Duration
 	api           latency
@@ -44,6 +46,7 @@ type fleetResult struct {
 	leftAfterStop int
 	warnings      int64
 	firstWarnings []string
+	warningKinds  map[string]int
 }
 
 // latency summarises durations.
@@ -152,6 +155,26 @@ func cpuSeconds(pids []int) float64 {
 	return total
 }
 
+// machineCPUSeconds is the CPU time the whole machine has spent busy
+// (every state but idle and iowait), from /proc/stat.
+func machineCPUSeconds() float64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fs := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	total := 0.0
+	for i, f := range fs[1:] {
+		if i == 3 || i == 4 || i >= 7 { // idle, iowait, steal; guest time is in user already
+			continue
+		}
+		v, _ := strconv.ParseFloat(f, 64)
+		total += v
+	}
+	return total / 100 // USER_HZ
+}
+
 // rssBytes is each process's resident memory (VmRSS).
 func rssBytes(pids []int) []int64 {
 	var out []int64
@@ -193,6 +216,7 @@ func printFleetTable(w io.Writer, rs []*fleetResult) {
 		{"etcd writes/s, running", func(r *fleetResult) string { return strconv.FormatFloat(r.revPerSec, 'f', 0, 64) }},
 		{"etcd CPU, 3 members (cores)", func(r *fleetResult) string { return strconv.FormatFloat(r.etcdCPU, 'f', 2, 64) }},
 		{"simulator CPU (cores)", func(r *fleetResult) string { return strconv.FormatFloat(r.simCPU, 'f', 2, 64) }},
+		{"machine CPU, everything (cores of 2)", func(r *fleetResult) string { return strconv.FormatFloat(r.machineCPU, 'f', 2, 64) }},
 		{"etcd DB size, file (MiB)", func(r *fleetResult) string { return mib(r.dbSize) }},
 		{"etcd DB in use, before → running (MiB)", func(r *fleetResult) string { return mib(r.dbInUseBefore) + " → " + mib(r.dbInUse) }},
 		{"etcd DB in use, growth (KiB/s, no compaction)", func(r *fleetResult) string {
@@ -208,12 +232,24 @@ func printFleetTable(w io.Writer, rs []*fleetResult) {
 		{"simulator RSS (MiB) / goroutines", func(r *fleetResult) string { return mib(r.simRSS) + " / " + strconv.Itoa(r.goroutines) }},
 		{"one job changed → its agent, p50 / max (ms)", func(r *fleetResult) string { return ms(r.watchOne.p50) + " / " + ms(r.watchOne.max) }},
 		{"every agent's job changed: Puts took (s)", func(r *fleetResult) string { return sec(r.putAll) }},
+		{"… Puts etcd refused and were tried again", func(r *fleetResult) string { return strconv.FormatInt(r.putRetries, 10) }},
 		{"… → the last agent had it (s)", func(r *fleetResult) string { return sec(r.watchAllLast) }},
 		{"… per agent from its Put, p50 / p99 (ms)", func(r *fleetResult) string { return ms(r.watchAll.p50) + " / " + ms(r.watchAll.p99) }},
 		{"GET /api/agents, p50 / max (ms)", func(r *fleetResult) string { return ms(r.api.p50) + " / " + ms(r.api.max) }},
 		{"GET /api/agents, answer (KiB)", func(r *fleetResult) string { return strconv.Itoa(r.apiBytes / 1024) }},
 		{"stop, every lease revoked (s)", func(r *fleetResult) string { return sec(r.stop) }},
-		{"agent warnings logged", func(r *fleetResult) string { return strconv.FormatInt(r.warnings, 10) }},
+		{"agent warnings logged", func(r *fleetResult) string {
+			var kinds []string
+			for _, k := range append(warnKinds, "other") {
+				if c := r.warningKinds[k]; c > 0 {
+					kinds = append(kinds, fmt.Sprintf("%d %q", c, k))
+				}
+			}
+			if len(kinds) == 0 {
+				return strconv.FormatInt(r.warnings, 10)
+			}
+			return strconv.FormatInt(r.warnings, 10) + ": " + strings.Join(kinds, ", ")
+		}},
 	}
 	fmt.Fprint(w, "\n| agents |")
 	for _, r := range rs {

@@ -180,11 +180,7 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	}()
 
 	// Every agent has one job before it starts, as a fleet being restarted.
-	forEach(n, 32, func(i int) {
-		if _, err := admin.Put(context.Background(), keys.Job(fleetID(i), "app"), fleetJob(0)); err != nil {
-			t.Errorf("put job: %v", err)
-		}
-	})
+	forEach(n, 32, func(i int) { putRetrying(t, admin, keys.Job(fleetID(i), "app"), fleetJob(0)) })
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -272,10 +268,11 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	r.allStatus = time.Since(start)
 
 	// The running fleet: etcd's CPU, database growth and memory.
-	s0, cpu0, self0 := clusterStatus(t, admin, endpoints), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()})
+	s0, cpu0, self0, all0 := clusterStatus(t, admin, endpoints), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
 	time.Sleep(steady)
-	s1, cpu1, self1 := clusterStatus(t, admin, endpoints), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()})
+	s1, cpu1, self1, all1 := clusterStatus(t, admin, endpoints), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
 	secs := steady.Seconds()
+	r.machineCPU = (all1 - all0) / secs
 	r.etcdCPU = (cpu1 - cpu0) / secs
 	r.simCPU = (self1 - self0) / secs
 	r.revPerSec = float64(s1.revision-s0.revision) / secs
@@ -284,8 +281,8 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	r.etcdRSS = rssBytes(etcdPIDs)
 	r.simRSS = rssBytes([]int{os.Getpid()})[0]
 	r.goroutines = runtime.NumGoroutine()
-	t.Logf("steady %v: etcd %.2f cores, sim %.2f cores, %.0f revisions/s, db in use +%.0f B/s; db %d B (in use %d, was %d); etcd RSS %v; sim RSS %d B, %d goroutines",
-		steady, r.etcdCPU, r.simCPU, r.revPerSec, r.dbGrowth, r.dbSize, r.dbInUse, before.dbInUse, r.etcdRSS, r.simRSS, r.goroutines)
+	t.Logf("steady %v: machine %.2f cores, etcd %.2f cores, sim %.2f cores, %.0f revisions/s, db in use +%.0f B/s; db %d B (in use %d, was %d); etcd RSS %v; sim RSS %d B, %d goroutines",
+		steady, r.machineCPU, r.etcdCPU, r.simCPU, r.revPerSec, r.dbGrowth, r.dbSize, r.dbInUse, before.dbInUse, r.etcdRSS, r.simRSS, r.goroutines)
 
 	// One agent's job changes: from the Put to that agent's scheduler.
 	const samples = 20
@@ -294,9 +291,7 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 		a := agents[(k*7919)%n]
 		value := fleetJob(1000 + k)
 		t0 := time.Now()
-		if _, err := admin.Put(context.Background(), keys.Job(a.id, "app"), value); err != nil {
-			t.Fatal(err)
-		}
+		putRetrying(t, admin, keys.Job(a.id, "app"), value)
 		waitFor(t, time.Minute, "agent "+a.id+" seeing its changed job", time.Millisecond, func() bool { return !a.seenAt(value).IsZero() })
 		one = append(one, a.seenAt(value).Sub(t0))
 	}
@@ -307,13 +302,15 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	putAt := make([]time.Time, n)
 	value := fleetJob(2)
 	t0 := time.Now()
+	var retries atomic.Int64
 	forEach(n, 32, func(i int) {
 		putAt[i] = time.Now()
-		if _, err := admin.Put(context.Background(), keys.Job(agents[i].id, "app"), value); err != nil {
-			t.Errorf("put job: %v", err)
-		}
+		retries.Add(int64(putRetrying(t, admin, keys.Job(agents[i].id, "app"), value)))
 	})
-	r.putAll = time.Since(t0)
+	r.putAll, r.putRetries = time.Since(t0), retries.Load()
+	if t.Failed() {
+		t.FailNow()
+	}
 	waitFor(t, 10*time.Minute, "every agent seeing its changed job", 10*time.Millisecond, func() bool {
 		for _, a := range agents {
 			if a.seenAt(value).IsZero() {
@@ -332,7 +329,7 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 		}
 	}
 	r.watchAll, r.watchAllLast = summarize(all), last.Sub(t0)
-	t.Logf("every job changed: puts took %v, the last agent had it after %v; per agent %v", r.putAll, r.watchAllLast, r.watchAll)
+	t.Logf("every job changed: puts took %v (%d retried), the last agent had it after %v; per agent %v", r.putAll, r.putRetries, r.watchAllLast, r.watchAll)
 
 	// The console's agent list, as the page asks for it.
 	r.api, r.apiBytes, r.apiAlive = consoleAgents(t, admin, endpoints, prefix, 10)
@@ -347,8 +344,8 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	wg.Wait()
 	r.stop = time.Since(t0)
 	r.leftAfterStop = countKeys(t, admin, prefix+"agent/")
-	r.warnings, r.firstWarnings = logs.report()
-	t.Logf("stopped in %v; %d agent keys left; %d warnings %q", r.stop, r.leftAfterStop, r.warnings, r.firstWarnings)
+	r.warnings, r.firstWarnings, r.warningKinds = logs.report()
+	t.Logf("stopped in %v; %d agent keys left; %d warnings %v, the first %q", r.stop, r.leftAfterStop, r.warnings, r.warningKinds, r.firstWarnings)
 	return r
 }
 
@@ -400,6 +397,27 @@ func consoleAgents(t *testing.T, cli *clientv3.Client, endpoints []string, prefi
 	return summarize(took), len(body), alive
 }
 
+// putRetrying puts key as a script changing every job would: a Put
+// etcd refuses (too many requests, a connection lost under load) is
+// tried again after a second, for up to a minute. It returns how many
+// times it tried again.
+func putRetrying(t *testing.T, cli *clientv3.Client, key, value string) int {
+	deadline := time.Now().Add(time.Minute)
+	for retries := 0; ; retries++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := cli.Put(ctx, key, value)
+		cancel()
+		if err == nil {
+			return retries
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("put %s: %v (tried %d times)", key, err, retries+1)
+			return retries
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // maxFleetClients is how many etcd clients the file descriptor limit
 // leaves room for: a client holds a connection to each endpoint.
 func maxFleetClients(endpoints int) int {
@@ -416,7 +434,12 @@ type warnCounter struct {
 	n     atomic.Int64
 	mu    sync.Mutex
 	first []string
+	kinds map[string]int // by the part of the message in warnKinds
 }
+
+// warnKinds tell the agents' warnings apart: the registrar's, the
+// mirror's and the status reporter's.
+var warnKinds = []string{"can't register", "lease of", "can't list", "watch of", "write status"}
 
 func (w *warnCounter) Levels() []logrus.Level {
 	return []logrus.Level{logrus.PanicLevel, logrus.FatalLevel, logrus.ErrorLevel, logrus.WarnLevel}
@@ -426,16 +449,27 @@ func (w *warnCounter) Fire(e *logrus.Entry) error {
 	w.n.Add(1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	kind := "other"
+	for _, k := range warnKinds {
+		if strings.Contains(e.Message, k) {
+			kind = k
+			break
+		}
+	}
+	if w.kinds == nil {
+		w.kinds = map[string]int{}
+	}
+	w.kinds[kind]++
 	if len(w.first) < 3 {
 		w.first = append(w.first, fmt.Sprintf("%v: %s", e.Data["agent"], e.Message))
 	}
 	return nil
 }
 
-func (w *warnCounter) report() (int64, []string) {
+func (w *warnCounter) report() (int64, []string, map[string]int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.n.Load(), w.first
+	return w.n.Load(), w.first, w.kinds
 }
 
 func envOr(name, def string) string {
