@@ -71,13 +71,23 @@ type memberStatus struct {
 	dbSize, dbInUse int64
 }
 
-func clusterStatus(t *testing.T, cli *clientv3.Client, endpoints []string) memberStatus {
+// clusterStatus asks every member for its status. A member busy with the
+// fleet may take long to answer: each is asked up
+// to tries times, 20 s each.
+func clusterStatus(t *testing.T, cli *clientv3.Client, endpoints []string, tries int) memberStatus {
 	t.Helper()
 	var s memberStatus
 	for _, ep := range endpoints {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		resp, err := cli.Status(ctx, ep)
-		cancel()
+		var resp *clientv3.StatusResponse
+		var err error
+		for range tries {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			resp, err = cli.Status(ctx, ep)
+			cancel()
+			if err == nil {
+				break
+			}
+		}
 		if err != nil {
 			t.Fatalf("etcd %s: %v (start the 3-member etcd: `make cluster-up`, or see doc/scale.md)", ep, err)
 		}

@@ -169,7 +169,7 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	}
 	defer admin.Close()
 	etcdPIDs := etcdProcesses(t, endpoints)
-	before := clusterStatus(t, admin, endpoints)
+	before := clusterStatus(t, admin, endpoints, 1)
 	t.Logf("%d agents on %d etcd client(s), prefix %s; etcd members %v (pids %v), revision %d", n, nclients, prefix, endpoints, etcdPIDs, before.revision)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -268,9 +268,9 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	r.allStatus = time.Since(start)
 
 	// The running fleet: etcd's CPU, database growth and memory.
-	s0, cpu0, self0, all0 := clusterStatus(t, admin, endpoints), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
+	s0, cpu0, self0, all0 := clusterStatus(t, admin, endpoints, 3), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
 	time.Sleep(steady)
-	s1, cpu1, self1, all1 := clusterStatus(t, admin, endpoints), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
+	s1, cpu1, self1, all1 := clusterStatus(t, admin, endpoints, 3), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
 	secs := steady.Seconds()
 	r.machineCPU = (all1 - all0) / secs
 	r.etcdCPU = (cpu1 - cpu0) / secs
