@@ -234,24 +234,28 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 			etcdx.Mirror(ctx, cli, keys.JobsOf(a.id), econf.DialTimeout, a.reg.log, a.onChange(keys.JobsOf(a.id)))
 		}()
 	}
+	progress := time.Now()
 	waitFor(t, 15*time.Minute, "every agent registered and listing its jobs", 10*time.Millisecond, func() bool {
-		done := true
+		registered, listed := 0, 0
 		now := time.Now()
 		for _, a := range agents {
-			if a.register.IsZero() {
-				if a.reg.Lease() == 0 {
-					done = false
-					continue
-				}
+			if a.register.IsZero() && a.reg.Lease() != 0 {
 				a.register = now
 			}
+			if !a.register.IsZero() {
+				registered++
+			}
 			a.mu.Lock()
-			if a.listed.IsZero() {
-				done = false
+			if !a.listed.IsZero() {
+				listed++
 			}
 			a.mu.Unlock()
 		}
-		return done
+		if now.Sub(progress) >= 10*time.Second {
+			t.Logf("after %v: %d registered, %d listing their jobs; %d warnings", now.Sub(start).Round(time.Second), registered, listed, logs.n.Load())
+			progress = now
+		}
+		return registered == n && listed == n
 	})
 	var regs, lists []time.Duration
 	for _, a := range agents {
