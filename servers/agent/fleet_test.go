@@ -189,6 +189,12 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	logger := logrus.New()
 	logger.SetOutput(io.Discard)
 	logger.AddHook(logs)
+	defer func() {
+		if t.Failed() {
+			n, first, kinds := logs.report()
+			t.Logf("the agents logged %d warnings %v, the first %q", n, kinds, first)
+		}
+	}()
 	clients := make([]*clientv3.Client, nclients)
 	for i := range clients {
 		if clients[i], err = etcdx.New(econf); err != nil {
@@ -266,8 +272,13 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	t.Logf("registered: %v; listed: %v", r.register, r.listed)
 
 	// Then every agent's status key, written on the agent's first ticks.
-	waitFor(t, 5*time.Minute, "a status key for every agent", 250*time.Millisecond, func() bool {
-		return countKeys(t, admin, prefix+"status/") == n
+	waitFor(t, 2*time.Minute, "a status key for every agent", time.Second, func() bool {
+		got := countKeys(t, admin, prefix+"status/")
+		if got < n && time.Since(progress) >= 10*time.Second {
+			progress = time.Now()
+			t.Logf("after %v: %d status keys, %d agent keys", time.Since(start).Round(time.Second), got, countKeys(t, admin, prefix+"agent/"))
+		}
+		return got == n
 	})
 	r.allStatus = time.Since(start)
 
