@@ -42,6 +42,7 @@ type fleetResult struct {
 	api           latency
 	apiBytes      int
 	apiAlive      int
+	apiFailed     int
 	stop          time.Duration
 	leftAfterStop int
 	warnings      int64
@@ -247,6 +248,9 @@ func printFleetTable(w io.Writer, rs []*fleetResult) {
 		{"… per agent from its Put, p50 / p99 (ms)", func(r *fleetResult) string { return ms(r.watchAll.p50) + " / " + ms(r.watchAll.p99) }},
 		{"GET /api/agents, p50 / max (ms)", func(r *fleetResult) string { return ms(r.api.p50) + " / " + ms(r.api.max) }},
 		{"GET /api/agents, answer (KiB)", func(r *fleetResult) string { return strconv.Itoa(r.apiBytes / 1024) }},
+		{"GET /api/agents, agents alive / errors of 10", func(r *fleetResult) string {
+			return strconv.Itoa(r.apiAlive) + " / " + strconv.Itoa(r.apiFailed)
+		}},
 		{"stop, every lease revoked (s)", func(r *fleetResult) string { return sec(r.stop) }},
 		{"agent warnings logged", func(r *fleetResult) string {
 			var kinds []string
