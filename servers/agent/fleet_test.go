@@ -241,7 +241,7 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 		}()
 	}
 	progress := time.Now()
-	waitFor(t, 15*time.Minute, "every agent registered and listing its jobs", 10*time.Millisecond, func() bool {
+	waitFor(t, 5*time.Minute, "every agent registered and listing its jobs", 10*time.Millisecond, func() bool {
 		registered, listed := 0, 0
 		now := time.Now()
 		for _, a := range agents {
@@ -283,10 +283,14 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	r.allStatus = time.Since(start)
 
 	// The running fleet: etcd's CPU, database growth and memory.
-	s0, cpu0, self0, all0 := clusterStatus(t, admin, endpoints, 3), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
+	// The window runs from the first CPU reading to the last: a member slow
+	// to give its status lengthens it.
+	t0, cpu0, self0, all0 := time.Now(), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
+	s0 := clusterStatus(t, admin, endpoints, 3)
 	time.Sleep(steady)
-	s1, cpu1, self1, all1 := clusterStatus(t, admin, endpoints, 3), cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
-	secs := steady.Seconds()
+	s1 := clusterStatus(t, admin, endpoints, 3)
+	cpu1, self1, all1 := cpuSeconds(etcdPIDs), cpuSeconds([]int{os.Getpid()}), machineCPUSeconds()
+	secs := time.Since(t0).Seconds()
 	r.machineCPU = (all1 - all0) / secs
 	r.etcdCPU = (cpu1 - cpu0) / secs
 	r.simCPU = (self1 - self0) / secs
@@ -296,8 +300,8 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	r.etcdRSS = rssBytes(etcdPIDs)
 	r.simRSS = rssBytes([]int{os.Getpid()})[0]
 	r.goroutines = runtime.NumGoroutine()
-	t.Logf("steady %v: machine %.2f cores, etcd %.2f cores, sim %.2f cores, %.0f revisions/s, db in use +%.0f B/s; db %d B (in use %d, was %d); etcd RSS %v; sim RSS %d B, %d goroutines",
-		steady, r.machineCPU, r.etcdCPU, r.simCPU, r.revPerSec, r.dbGrowth, r.dbSize, r.dbInUse, before.dbInUse, r.etcdRSS, r.simRSS, r.goroutines)
+	t.Logf("steady %.0fs: machine %.2f cores, etcd %.2f cores, sim %.2f cores, %.0f revisions/s, db in use +%.0f B/s; db %d B (in use %d, was %d); etcd RSS %v; sim RSS %d B, %d goroutines",
+		secs, r.machineCPU, r.etcdCPU, r.simCPU, r.revPerSec, r.dbGrowth, r.dbSize, r.dbInUse, before.dbInUse, r.etcdRSS, r.simRSS, r.goroutines)
 
 	// One agent's job changes: from the Put to that agent's scheduler.
 	const samples = 20
@@ -316,7 +320,7 @@ func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Dur
 	// Every agent's job changes at once: n Puts from 32 writers.
 	putAt := make([]time.Time, n)
 	value := fleetJob(2)
-	t0 := time.Now()
+	t0 = time.Now()
 	var retries atomic.Int64
 	forEach(n, 32, func(i int) {
 		putAt[i] = time.Now()
