@@ -243,7 +243,7 @@ func printFleetTable(w io.Writer, rs []*fleetResult) {
 		{"simulator RSS (MiB) / goroutines", func(r *fleetResult) string { return mib(r.simRSS) + " / " + strconv.Itoa(r.goroutines) }},
 		{"one job changed → its agent, p50 / max (ms)", func(r *fleetResult) string { return ms(r.watchOne.p50) + " / " + ms(r.watchOne.max) }},
 		{"every agent's job changed: Puts took (s)", func(r *fleetResult) string { return sec(r.putAll) }},
-		{"… Puts etcd refused and were tried again", func(r *fleetResult) string { return strconv.FormatInt(r.putRetries, 10) }},
+		{"… Puts that failed and were tried again", func(r *fleetResult) string { return strconv.FormatInt(r.putRetries, 10) }},
 		{"… → the last agent had it (s)", func(r *fleetResult) string { return sec(r.watchAllLast) }},
 		{"… per agent from its Put, p50 / p99 (ms)", func(r *fleetResult) string { return ms(r.watchAll.p50) + " / " + ms(r.watchAll.p99) }},
 		{"GET /api/agents, p50 / max (ms)", func(r *fleetResult) string { return ms(r.api.p50) + " / " + ms(r.api.max) }},
