@@ -73,8 +73,8 @@ type memberStatus struct {
 }
 
 // clusterStatus asks every member for its status. A member busy with the
-// fleet may take long to answer: each is asked up
-// to tries times, 20 s each.
+// fleet may take long to answer: each is asked up to tries times, 20 s
+// each.
 func clusterStatus(t *testing.T, cli *clientv3.Client, endpoints []string, tries int) memberStatus {
 	t.Helper()
 	var s memberStatus

@@ -158,6 +158,10 @@ func fleetID(i int) string {
 	return fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 }
 
+// runFleet plays n agents on nclients clients against the etcd at
+// endpoints, under a prefix of its own that it removes at the end, and
+// returns what it measured; steady is how long the running fleet is
+// watched.
 func runFleet(t *testing.T, endpoints []string, n, nclients int, steady time.Duration) *fleetResult {
 	r := &fleetResult{n: n, clients: nclients}
 	prefix := fmt.Sprintf("/fleet-%d/", time.Now().UnixNano())
