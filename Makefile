@@ -13,7 +13,7 @@ STACK   := bash .ci/stack.sh
 CLUSTER := bash .ci/cluster.sh
 GO      ?= go
 
-.PHONY: help build run test unit integration stack-up stack-down stack-status cluster-up cluster-down cluster-status vet clean bench-transfer bench bench-agent bench-local fuzz dist
+.PHONY: help build run test unit integration stack-up stack-down stack-status cluster-up cluster-down cluster-status vet clean bench-transfer bench bench-agent bench-local fuzz dist fleet
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -116,6 +116,17 @@ bench-transfer: build ## transfer docs/s and CPU beside a plain bulk loader
 	$(STACK) up --started-file $$started || { $(STACK) down --started-file $$started; exit 1; }; \
 	set -o pipefail; BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -run '^$$' -bench TransferVsBulkLoader -benchtime 1x -timeout 20m -v ./servers/transfer/ 2>&1 | { grep -v 'level=' || true; }; rc=$$?; \
 	$(STACK) down --started-file $$started; exit $$rc
+
+# fleet: the fleet simulation (doc/scale.md). FLEET_N agents (each size in
+# turn) play the agent's own registration, status reports and job watch,
+# without files or Kafka, against the 3-member etcd at FLEET_ETCD (`make
+# cluster-up`); prints one table: registration, watch latency, etcd's
+# database, memory and CPU, the console's /api/agents.
+FLEET_N    ?= 100,1000
+FLEET_ETCD ?= 127.0.0.1:23379,127.0.0.1:23479,127.0.0.1:23579
+fleet: ## fleet simulation: FLEET_N agents (default 100,1000) against the 3-member etcd
+	BRUN_FLEET=1 BRUN_FLEET_N=$(FLEET_N) BRUN_FLEET_ETCD=$(FLEET_ETCD) \
+		$(GO) test -count=1 -run '^TestFleetSimulation$$' -v -timeout 90m ./servers/agent
 
 stack-up: ## install (once) and start etcd, Kafka, Elasticsearch on 127.0.0.1
 	$(STACK) up
