@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"brun/servers/indexname"
 )
 
 // Bounds of a search request: what one request may ask of Elasticsearch.
@@ -188,7 +190,7 @@ const noLevel = "(none)"
 
 // SearchAnswer is the answer of GET /api/search.
 type SearchAnswer struct {
-	Source string `json:"source"` // "elasticsearch"
+	Source string `json:"source"` // "elasticsearch" or "files"
 	// Total is how many events match; TotalExact is false when it is a
 	// lower bound.
 	Total      int64       `json:"total"`
@@ -320,7 +322,8 @@ func (r searchRequest) answer(es esSearchAnswer) SearchAnswer {
 
 // search answers GET /api/search?q=&from=&to=&agent=&topic=&level=&size=&after=:
 // the events of every brun topic in Elasticsearch (each topic's alias,
-// which names exactly its indices) that match, newest first, with the
+// which names exactly its indices), or in the local files when
+// es.endpoints is empty (searchLocal), that match, newest first, with the
 // histogram and facets on the first page.
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	req, errs := parseSearch(r.URL.Query(), s.now())
@@ -329,7 +332,22 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cfg.LocalES() {
-		writeError(w, http.StatusNotImplemented, "search needs Elasticsearch (es.endpoints is empty: the events are in local files, which the job pages show)")
+		q, err := parseLocalQuery(req.query)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "bad search", Fields: []fieldError{{Field: "q", Reason: err.Error()}}})
+			return
+		}
+		pattern, err := indexname.Parse(s.cfg.ES.Index)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "%v", err)
+			return
+		}
+		out, err := searchLocal(s.cfg.LocalESDir(), pattern, req, q)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), searchTimeout+2*time.Second)

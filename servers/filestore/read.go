@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // readChunk is how much Latest reads from a file at a time, backwards.
@@ -63,6 +64,49 @@ func Latest(dir string, q Query) ([][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// Each calls fn for the documents of dir's indices that index wants, as
+// Latest reads them (newest day first, each file from its end), skipping
+// the day directories before since (by name: the UTC day of writing, and
+// an event is written after it happened), until fn returns false or
+// maxBytes are read. It reports whether it stopped at maxBytes: the
+// documents it did not reach are then the oldest written.
+func Each(dir string, index func(string) bool, since time.Time, maxBytes int64, fn func(doc []byte) bool) (cut bool, err error) {
+	days, err := Days(dir)
+	if err != nil {
+		return false, err
+	}
+	budget := maxBytes
+	first := since.UTC().Format(DayLayout)
+	more := true
+	for _, day := range slices.Backward(days) {
+		if day < first {
+			break
+		}
+		files, err := filesByAge(filepath.Join(dir, day))
+		if err != nil {
+			return false, err
+		}
+		for _, path := range slices.Backward(files) {
+			if !index(strings.TrimSuffix(filepath.Base(path), Ext)) {
+				continue
+			}
+			if err := eachLineBackward(path, &budget, func(doc []byte) bool {
+				more = fn(doc)
+				return more
+			}); err != nil {
+				return false, err
+			}
+			if !more {
+				return false, nil
+			}
+			if budget <= 0 {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // eachLineBackward calls fn for each complete, non-empty line of path,
