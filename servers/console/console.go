@@ -86,6 +86,7 @@ func (s *Server) Handler() http.Handler {
 	api("DELETE /api/agents/{agent}/jobs/{name}", s.deleteJob)
 	api("GET /api/agents/{agent}/jobs/{name}/events", s.jobEvents)
 	api("GET /api/search", s.search)
+	api("GET /api/surrounding", s.surrounding)
 	api("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	})
