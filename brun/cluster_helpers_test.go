@@ -94,7 +94,8 @@ func startClusterPipeline(t *testing.T, c testkit.Cluster, agents, transfers int
 
 // conf writes the ini of one process, in a directory of its own (its
 // data.dir). es.retention is off, as in pipelineConf; /metrics is served
-// on a port the system picks, so the processes do not compete for one.
+// on a port the system picks, so the processes do not compete for one;
+// agents may read the test's *.log files and nothing else.
 func (p *clusterPipeline) conf(name, roles, agentID string) string {
 	p.t.Helper()
 	dir := filepath.Join(p.dir, name)
@@ -109,6 +110,7 @@ data.dir = %s/data
 metrics.listen = 127.0.0.1:0
 [agent]
 id = %s
+allow = %s/*.log
 [etcd]
 endpoints = %s
 prefix = %s
@@ -125,7 +127,7 @@ path =
 [log]
 dir =
 level = info
-`, roles, dir, agentID, p.c.Etcd, p.prefix, p.c.Kafka, p.c.ES, p.group))
+`, roles, dir, agentID, p.dir, p.c.Etcd, p.prefix, p.c.Kafka, p.c.ES, p.group))
 	return conf
 }
 
@@ -263,6 +265,8 @@ func (p *clusterPipeline) checkExactlyOnce(timeout time.Duration) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	p.t.Logf("the topic holds %d records for the %d lines", p.kafkaRecords(), want)
+	p.logProblems()
 	if bad := p.report(); bad {
 		p.t.FailNow()
 	}
@@ -405,6 +409,68 @@ func ranges(ns []int) string {
 		i = j + 1
 	}
 	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// kafkaRecords is the number of records in the test's topic: the sum of
+// its partitions' end offsets.
+func (p *clusterPipeline) kafkaRecords() int64 {
+	p.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(p.c.Kafka, ",")...))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	listed, err := kadm.NewClient(cl).ListEndOffsets(ctx, p.topic)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		p.t.Fatalf("end offsets of %s: %v", p.topic, err)
+	}
+	var n int64
+	listed.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
+
+var logLevel = regexp.MustCompile(`level=(warning|error|fatal|panic) msg="((?:[^"\\]|\\.)*)"`)
+
+// logProblems logs, for each process, the warnings and errors it logged,
+// each distinct message once with how often: what brun said about the
+// fault, for doc/cluster.md and for a failure's first look. Numbers in
+// the messages are left as they are.
+func (p *clusterPipeline) logProblems() {
+	p.t.Helper()
+	procs := map[string]*testkit.Proc{}
+	for i, a := range p.agents {
+		procs[fmt.Sprintf("agent %d", i+1)] = a.proc
+	}
+	for i, tr := range p.transfers {
+		procs[fmt.Sprintf("transfer %d", i+1)] = tr
+	}
+	names := make([]string, 0, len(procs))
+	for name := range procs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		counts := map[string]int{}
+		var order []string
+		for _, m := range logLevel.FindAllStringSubmatch(procs[name].Logs.String(), -1) {
+			msg := m[1] + ": " + m[2]
+			if len(msg) > 300 {
+				msg = msg[:300] + "…"
+			}
+			if counts[msg] == 0 {
+				order = append(order, msg)
+			}
+			counts[msg]++
+		}
+		for _, msg := range order {
+			p.t.Logf("%s logged %d× %s", name, counts[msg], msg)
+		}
+	}
 }
 
 // dataPartitions returns the partitions of the test's topic that hold
