@@ -137,6 +137,38 @@ func TestClusterEtcdLeaderKilled(t *testing.T) {
 	}
 }
 
+// kill -9 Elasticsearch while the agents write: the agents go on shipping
+// to Kafka, the transfers retry their bulk requests and stop consuming
+// while they wait; Elasticsearch starts again once a transfer has logged
+// a failed bulk request, and then every line arrives once, those whose
+// bulk request Elasticsearch acknowledged before it died included (it
+// syncs its translog before it answers).
+func TestClusterElasticsearchKilled(t *testing.T) {
+	c := testkit.ClusterIntegration(t)
+	p := startClusterPipeline(t, c, 3, 2)
+	stop := p.writing(t)
+	p.waitCount(300, 2*time.Minute, "lines flowing before the fault")
+
+	testkit.ClusterSh(t, "kill", "es-1")
+	t.Cleanup(func() { testkit.ClusterShErr("start", "es-1") })
+	killed := time.Now()
+	testkit.WaitFor(t, 2*time.Minute, "a transfer retrying a bulk request", func() bool {
+		for _, tr := range p.transfers {
+			if strings.Contains(tr.Logs.String(), "documents failed (attempt") {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("a transfer retried a bulk request %v after the kill", time.Since(killed).Round(100*time.Millisecond))
+	testkit.ClusterSh(t, "start", "es-1")
+	t.Logf("es-1 started again %v after the kill; %d lines written so far", time.Since(killed).Round(time.Second), p.written())
+	p.waitFlowing("with es-1 back")
+	t.Logf("lines written before, during and after the outage stored %v after the kill", time.Since(killed).Round(time.Second))
+	stop()
+	p.checkExactlyOnce(3 * time.Minute)
+}
+
 // writing starts appending linesPerTick lines to every agent's file every
 // 100 ms; the returned stop (also called when the test ends) returns once
 // the last lines are written.
