@@ -140,9 +140,10 @@ cluster-status: ## show each cluster member's state, memory and log file
 	$(CLUSTER) status
 
 # test-cluster: the fault scenarios of brun/cluster_test.go (a Kafka
-# partition leader, a transfer, the etcd leader killed mid-stream) against
-# the cluster, which it starts when it is not running and stops afterwards
-# only as far as it started it. Scenarios one at a time: each kills members.
+# partition leader, a transfer, the etcd leader, Elasticsearch killed
+# mid-stream) against the cluster, which it starts when it is not running
+# and stops afterwards only as far as it started it. Scenarios one at a
+# time: each kills members.
 test-cluster: build ## fault scenarios against the cluster (3 etcd, 3 Kafka, 3 agents, 2 transfers)
 	@started=$$(mktemp); \
 	$(CLUSTER) up --started-file $$started || { $(CLUSTER) down --started-file $$started; exit 1; }; \
