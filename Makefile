@@ -13,7 +13,7 @@ STACK   := bash .ci/stack.sh
 CLUSTER := bash .ci/cluster.sh
 GO      ?= go
 
-.PHONY: help build run test unit integration stack-up stack-down stack-status cluster-up cluster-down cluster-status vet clean bench-transfer bench bench-agent bench-local fuzz dist fleet
+.PHONY: help build run test unit integration stack-up stack-down stack-status cluster-up cluster-down cluster-status test-cluster vet clean bench-transfer bench bench-agent bench-local fuzz dist fleet
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -149,6 +149,17 @@ cluster-down: ## stop the members cluster-up started
 
 cluster-status: ## show each cluster member's state, memory and log file
 	$(CLUSTER) status
+
+# test-cluster: the fault scenarios of brun/cluster_test.go (a Kafka
+# partition leader, a transfer, the etcd leader, Elasticsearch killed
+# mid-stream) against the cluster, which it starts when it is not running
+# and stops afterwards only as far as it started it. Scenarios one at a
+# time: each kills members.
+test-cluster: build ## fault scenarios against the cluster (3 etcd, 3 Kafka, 3 agents, 2 transfers)
+	@started=$$(mktemp); \
+	$(CLUSTER) up --started-file $$started || { $(CLUSTER) down --started-file $$started; exit 1; }; \
+	BRUN_CLUSTER=1 BRUN_INTEGRATION=1 BRUN_BIN=$(CURDIR)/bin/brun $(GO) test -race -count=1 -p 1 -v -run '^TestCluster' -timeout 30m ./brun ; rc=$$?; \
+	$(CLUSTER) down --started-file $$started; exit $$rc
 
 clean: ## remove build output and local state
 	rm -rf bin data logs dist

@@ -104,10 +104,16 @@ const esUnavailableFor = time.Minute
 // to esUnavailableFor; any other non-2xx answer fails t.
 func ES(t testing.TB, method, path string, body string, out any) {
 	t.Helper()
+	ESAt(t, ESURL, method, path, body, out)
+}
+
+// ESAt is ES against the Elasticsearch at base (http://host:port).
+func ESAt(t testing.TB, base, method, path string, body string, out any) {
+	t.Helper()
 	var data []byte
 	deadline := time.Now().Add(esUnavailableFor)
 	for {
-		req, err := http.NewRequest(method, ESURL+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,11 +144,17 @@ func ES(t testing.TB, method, path string, body string, out any) {
 // documents they hold (0 when none exists yet).
 func ESCount(t testing.TB, pattern string) int {
 	t.Helper()
-	ES(t, "POST", "/"+pattern+"/_refresh?allow_no_indices=true&ignore_unavailable=true", "", nil)
+	return ESCountAt(t, ESURL, pattern)
+}
+
+// ESCountAt is ESCount against the Elasticsearch at base.
+func ESCountAt(t testing.TB, base, pattern string) int {
+	t.Helper()
+	ESAt(t, base, "POST", "/"+pattern+"/_refresh?allow_no_indices=true&ignore_unavailable=true", "", nil)
 	var r struct {
 		Count int `json:"count"`
 	}
-	ES(t, "GET", "/"+pattern+"/_count?allow_no_indices=true&ignore_unavailable=true", "", &r)
+	ESAt(t, base, "GET", "/"+pattern+"/_count?allow_no_indices=true&ignore_unavailable=true", "", &r)
 	return r.Count
 }
 
