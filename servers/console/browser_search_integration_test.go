@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"brun/base/testkit"
@@ -139,7 +140,14 @@ dir =
 	kolkata := time.FixedZone("IST", 5*3600+1800)
 	step(t, ctx, "log in in a browser on Asia/Kolkata time",
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"})
+			if _, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"}); err != nil {
+				return err
+			}
+			// Every page records what the CSP blocks (an inline style, say).
+			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+				Source: `window.cspViolations = []; document.addEventListener("securitypolicyviolation",
+					(e) => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI + " " + e.sourceFile + ":" + e.lineNumber));`,
+			})
 			return err
 		}),
 		chromedp.Navigate(base+"/login?token="+token),
@@ -305,6 +313,13 @@ dir =
 	})
 	step(t, ctx, "back to disk", chromedp.Evaluate[chromedp.Void](`history.back()`))
 	shown("the disk errors again", `location.hash.includes("q=disk&")`)
+
+	// Nothing the page did broke its CSP.
+	var blocked []string
+	evalJS(`window.cspViolations`, &blocked)
+	if len(blocked) > 0 {
+		t.Errorf("the CSP blocked %q", blocked)
+	}
 
 	// A reload shows the same view.
 	before := read()
