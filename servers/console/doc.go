@@ -9,7 +9,10 @@
 //   - a job's latest events (events.go), read from where the transfer
 //     stores them: Elasticsearch's _search, or the local files when
 //     es.endpoints is empty;
-//   - the web page at / (ui.go, web/), embedded in the binary;
+//   - the search over every topic (search.go, search_local.go): a query,
+//     a time range and filters, with a histogram by level and facets;
+//   - the web page at / (ui.go, web/), embedded in the binary: agents and
+//     jobs (app.js), and the Search view (search.js);
 //   - /metrics, /healthz and /readyz (health.go), which an agent-only or
 //     transfer-only process serves on [brun] metrics.listen (ServeOps);
 //   - the login (session.go, token.go): every /api call needs the token

@@ -3,7 +3,8 @@
 // messages beside the fields. No framework, no build: DOM calls only, and
 // text is always set with textContent (never parsed as HTML). The page
 // keeps no credential: the browser holds an HttpOnly session cookie that
-// the login sets, and a 401 shows the login form.
+// the login sets, and a 401 shows the login form. The Search view is
+// search.js's.
 "use strict";
 
 const POLL_MS = 3000;
@@ -396,6 +397,7 @@ function loggedOut(msg) {
   $("add-job").hidden = true;
   $("editor").hidden = true;
   $("events").hidden = true;
+  $("search-view").hidden = true;
   eventsOf = null;
   $("agents").replaceChildren();
   $("summary").textContent = "";
@@ -419,6 +421,7 @@ async function login(ev) {
     $("login-token").value = "";
     loggedIn();
     refresh();
+    route(); // search.js: the view the address names
   } else {
     $("login-error").textContent = (res.data && res.data.error) || "Error " + res.status;
   }
@@ -440,6 +443,7 @@ function init() {
   $("login-form").addEventListener("submit", login);
   $("logout-button").onclick = logout;
   refresh();
+  initSearch(); // search.js
 }
 
 document.addEventListener("DOMContentLoaded", init);
