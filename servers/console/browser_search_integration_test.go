@@ -341,6 +341,40 @@ dir =
 		t.Errorf("Last 24 hours: %q, total %d; want range=24h, the same query and %d", v.Hash, v.Count, nDisk)
 	}
 
+	// The lines around the newest disk error, in its file: the ten before
+	// it, itself marked, and those after it.
+	step(t, ctx, "expand the newest disk error", chromedp.Click(chromedp.CSS(`#search-results li.hit button.hit-head`)))
+	step(t, ctx, "show its surrounding lines", chromedp.Click(chromedp.CSS(`#search-results li.hit.open .surrounding-button`)))
+	var around struct {
+		Hit    string   `json:"hit"`
+		This   string   `json:"this"`
+		Before []string `json:"before"`
+		After  []string `json:"after"`
+	}
+	testkit.WaitFor(t, 30*time.Second, "the surrounding lines", func() bool {
+		evalJS(`(() => { const li = document.querySelector("#search-results li.hit.open");
+			const l = li && li.querySelector(".surrounding[data-state=done]");
+			const msgs = sel => l ? [...l.querySelectorAll(sel + " .msg")].map(e => e.textContent) : [];
+			return { hit: li ? li.querySelector(".hit-head .msg").textContent : "", this: msgs("li.this")[0] || "",
+				before: msgs("li.before"), after: msgs("li.after") }; })()`, &around)
+		return around.This != ""
+	})
+	var seq int
+	fmt.Sscanf(around.Hit[strings.Index(around.Hit, "seq=")+4:], "%d", &seq)
+	if around.This != around.Hit || len(around.Before) != min(10, seq) || len(around.After) != min(9, fx.n-1-seq) {
+		t.Errorf("around seq=%d (%q): this %q, %d before, %d after", seq, around.Hit, around.This, len(around.Before), len(around.After))
+	}
+	for k, m := range around.Before {
+		if want := fmt.Sprintf("seq=%d ", seq-len(around.Before)+k); !strings.Contains(m+" ", want) {
+			t.Errorf("before[%d] = %q, want %s", k, m, want)
+		}
+	}
+	for k, m := range around.After {
+		if want := fmt.Sprintf("seq=%d ", seq+1+k); !strings.Contains(m+" ", want) {
+			t.Errorf("after[%d] = %q, want %s", k, m, want)
+		}
+	}
+
 	if out := os.Getenv("BRUN_CONSOLE_SEARCH_SCREENSHOT"); out != "" {
 		step(t, ctx, "open the whole range, 12 a page", chromedp.Evaluate[chromedp.Void](`location.hash = "#search?`+rangeQuery+`&size=12"`))
 		shown("the whole range", `document.querySelectorAll("#search-results li.hit").length === 12`)

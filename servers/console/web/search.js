@@ -333,9 +333,47 @@ function renderHit(h) {
     el("span", { class: "level " + levelClass(level) }, level),
     el("span", { class: "agent-id" }, String(field(doc, "agent.id") || field(doc, "host.name") || "")),
     el("span", { class: "msg" }, lines[0], lines.length > 1 ? el("span", { class: "more muted" }, " (+" + (lines.length - 1) + " lines)") : null));
-  const li = el("li", { class: "hit", "data-id": h.id, "data-level": level }, head, json);
-  head.onclick = () => { json.hidden = !json.hidden; li.classList.toggle("open", !json.hidden); };
+  const around = surroundingButton(doc);
+  const li = el("li", { class: "hit", "data-id": h.id, "data-level": level }, head, json, around);
+  head.onclick = () => {
+    json.hidden = !json.hidden;
+    li.classList.toggle("open", !json.hidden);
+    if (around) around.hidden = json.hidden;
+  };
   return li;
+}
+
+// surroundingButton offers the lines before and after an event in its
+// file (GET /api/surrounding), for an event that names its agent, file,
+// offset and topic; null for others.
+function surroundingButton(doc) {
+  const agent = field(doc, "agent.id"), path = field(doc, "log.file.path");
+  const offset = field(doc, "log.offset"), topic = field(doc, "event.dataset");
+  if (agent === undefined || path === undefined || offset === undefined || topic === undefined) return null;
+  const list = el("ol", { class: "surrounding", hidden: true });
+  const btn = el("button", { type: "button", class: "surrounding-button" }, "Show surrounding lines");
+  const box = el("div", { class: "surrounding-box", hidden: true }, btn, list);
+  btn.onclick = async () => {
+    const q = new URLSearchParams({ agent: String(agent), path: String(path), topic: String(topic),
+      offset: String(offset), n: "10", time: String(field(doc, "@timestamp") || "") });
+    if (!q.get("time")) q.delete("time");
+    btn.disabled = true;
+    const r = await api("GET", "/api/surrounding?" + q.toString());
+    btn.disabled = false;
+    list.replaceChildren();
+    if (r.status !== 200) {
+      list.append(el("li", { class: "err" }, "Error " + r.status + ": " + ((r.data && r.data.error) || "")));
+    } else {
+      const line = (d, cls) => el("li", { class: cls, "data-offset": String(field(d, "log.offset")) },
+        el("span", { class: "time", "data-ts": String(field(d, "@timestamp") || "") }, showTime(String(field(d, "@timestamp") || ""))),
+        el("span", { class: "msg" }, String(field(d, "message") || "")));
+      for (const d of r.data.before) list.append(line(d, "before"));
+      r.data.after.forEach((d, i) => list.append(line(d, i === 0 && String(field(d, "log.offset")) === String(offset) ? "this" : "after")));
+    }
+    list.hidden = false;
+    list.dataset.state = "done";
+  };
+  return box;
 }
 
 // ------------------------------------------------------------- times ---
