@@ -279,7 +279,7 @@ func (c *consumer) poll(ctx context.Context) {
 				return
 			}
 			if err.Error() != lastErr || time.Since(lastLog) > time.Minute {
-				c.log.WithField("topic", topic).Warnf("fetch %s/%d: %v (retrying)", topic, part, err)
+				c.log.WithField("topic", topic).Warn(fetchError(topic, part, err))
 				lastErr, lastLog = err.Error(), time.Now()
 			}
 		})
@@ -289,6 +289,16 @@ func (c *consumer) poll(ctx context.Context) {
 			}
 		})
 	}
+}
+
+// fetchError says what a poll's error is about: a partition's fetch, or,
+// for the errors franz-go reports with no topic (joining the group, the
+// client), the consumer group.
+func fetchError(topic string, part int32, err error) string {
+	if topic == "" {
+		return fmt.Sprintf("consumer group: %v (retrying)", err)
+	}
+	return fmt.Sprintf("fetch %s/%d: %v (retrying)", topic, part, err)
 }
 
 // handOn puts one partition's fetched records on the documents channel.

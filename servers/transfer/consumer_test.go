@@ -239,3 +239,16 @@ func sumOf(offsets map[int32]int64) int64 {
 	}
 	return sum
 }
+
+// franz-go reports a group's errors (joining it, its coordinator gone) as
+// a fetch error with no topic: they are named as the group's, not as a
+// fetch of partition 0 of "".
+func TestFetchErrorNamesTheGroup(t *testing.T) {
+	err := errors.New("unable to join group session: unable to dial")
+	if got := fetchError("", 0, err); got != "consumer group: unable to join group session: unable to dial (retrying)" {
+		t.Errorf("group error: %q", got)
+	}
+	if got := fetchError("app", 3, err); got != "fetch app/3: unable to join group session: unable to dial (retrying)" {
+		t.Errorf("fetch error: %q", got)
+	}
+}
