@@ -135,6 +135,11 @@ type Console struct {
 	// addresses, that the console answers to in the Host header (DNS
 	// rebinding defence), e.g. the name operators reach it by.
 	Hosts []string
+	// KibanaURL is console.kibana.url: Kibana's address (http or https,
+	// e.g. https://kibana.example.com:5601). When set, the search view
+	// links each event and the view itself to Kibana Discover. Empty: no
+	// links.
+	KibanaURL string
 }
 
 // Log holds brun's own logging settings.

@@ -90,6 +90,10 @@ var keys = map[string]map[string]setter{
 		"listen": func(c *Config, v string) error { c.Console.Listen = v; return nil },
 		"token":  func(c *Config, v string) error { c.Console.Token = v; return nil },
 		"hosts":  func(c *Config, v string) error { c.Console.Hosts = splitList(v); return nil },
+		"kibana.url": func(c *Config, v string) error {
+			c.Console.KibanaURL = strings.TrimRight(v, "/")
+			return nil
+		},
 	},
 	"demo": {
 		"path":  func(c *Config, v string) error { c.Demo.Path = v; return nil },

@@ -126,6 +126,11 @@ func (c *Config) Validate() error {
 			bad("console.hosts", h, "is not a host name (e.g. logs.example.com; no scheme, port or path)")
 		}
 	}
+	if u := c.Console.KibanaURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.User != nil || p.RawQuery != "" || p.Fragment != "" {
+			bad("console.kibana.url", u, "is not Kibana's address (http or https, a host, perhaps a port and a base path; no query)")
+		}
+	}
 	if err := checkHostPort(c.Brun.MetricsListen, false); err != nil {
 		bad("brun.metrics.listen", c.Brun.MetricsListen, err.Error())
 	}

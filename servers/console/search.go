@@ -209,6 +209,8 @@ type SearchAnswer struct {
 	Facets    map[string][]FacetValue `json:"facets,omitempty"`
 	// Warnings name what the search left out.
 	Warnings []string `json:"warnings,omitempty"`
+	// Kibana opens this view in Kibana Discover (console.kibana.url).
+	Kibana string `json:"kibana,omitempty"`
 }
 
 // SearchHit is one event.
@@ -216,6 +218,8 @@ type SearchHit struct {
 	Index  string          `json:"index"`
 	ID     string          `json:"id"`
 	Source json.RawMessage `json:"source"`
+	// Kibana opens the event in Kibana Discover (console.kibana.url).
+	Kibana string `json:"kibana,omitempty"`
 }
 
 // Bucket is one bar of the histogram: its start, and its events by level.
@@ -356,6 +360,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	for _, base := range s.cfg.ES.Endpoints {
 		out, err := s.searchAt(ctx, base, req)
 		if err == nil {
+			if k := s.cfg.Console.KibanaURL; k != "" {
+				out.Kibana = discoverURL(k, req, "")
+				for i := range out.Hits {
+					out.Hits[i].Kibana = discoverURL(k, req, out.Hits[i].ID)
+				}
+			}
 			writeJSON(w, http.StatusOK, out)
 			return
 		}

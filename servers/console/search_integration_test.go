@@ -18,7 +18,10 @@ import (
 // pages that together hold every event once, newest first.
 func TestSearchElasticsearch(t *testing.T) {
 	testkit.Integration(t)
-	w := newAPIWorldWith(t, func(c *config.Config) { c.ES.Endpoints = []string{testkit.ESURL} })
+	w := newAPIWorldWith(t, func(c *config.Config) {
+		c.ES.Endpoints = []string{testkit.ESURL}
+		c.Console.KibanaURL = "https://kibana.example.com:5601"
+	})
 	run := testkit.Unique("srch")
 	topics := []string{run + "-web", run + "-db"}
 	foreign := "logstash-" + run + "-2026.12.03" // someone else's: never searched
@@ -103,6 +106,10 @@ func TestSearchElasticsearch(t *testing.T) {
 	all := search(url.Values{})
 	if all.Total != int64(n) || !all.TotalExact || sum(all) != all.Total || all.Interval != "1m" || len(all.Histogram) != 60 {
 		t.Errorf("all: total %d (exact %v), histogram sums to %d in %d bars of %s; want %d in 60 of 1m", all.Total, all.TotalExact, sum(all), len(all.Histogram), all.Interval, n)
+	}
+	if !strings.HasPrefix(all.Kibana, "https://kibana.example.com:5601/app/discover#/?_g=") || len(all.Hits) == 0 ||
+		!strings.Contains(all.Hits[0].Kibana, url.PathEscape(`_id:"`+all.Hits[0].ID+`"`)) {
+		t.Errorf("kibana links: view %q, first event %q", all.Kibana, all.Hits[0].Kibana)
 	}
 	if len(all.Facets["topic"]) != 2 || len(all.Facets["agent"]) != 3 {
 		t.Errorf("facets: %+v", all.Facets)

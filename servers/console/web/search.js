@@ -122,6 +122,7 @@ async function runSearch() {
     $("search-warnings").replaceChildren();
     $("search-results").replaceChildren();
     $("search-older").hidden = true;
+    kibanaLink($("search-kibana"), "");
     view.dataset.state = "error";
     view.dataset.shown = searchHash(s);
     return;
@@ -131,6 +132,7 @@ async function runSearch() {
   $("search-total").textContent = (d.total_exact ? "" : "at least ") + d.total.toLocaleString("en") + " event" + (d.total === 1 ? "" : "s");
   $("search-total").dataset.count = String(d.total);
   $("search-source").textContent = "from " + (d.source === "files" ? "the local files" : "Elasticsearch");
+  kibanaLink($("search-kibana"), d.kibana);
   renderHistogram(d);
   renderFacets(d.facets || {}, s);
   $("search-warnings").replaceChildren(...(d.warnings || []).map((w) => el("li", {}, w)));
@@ -334,13 +336,25 @@ function renderHit(h) {
     el("span", { class: "agent-id" }, String(field(doc, "agent.id") || field(doc, "host.name") || "")),
     el("span", { class: "msg" }, lines[0], lines.length > 1 ? el("span", { class: "more muted" }, " (+" + (lines.length - 1) + " lines)") : null));
   const around = surroundingButton(doc);
-  const li = el("li", { class: "hit", "data-id": h.id, "data-level": level }, head, json, around);
+  const kibana = h.kibana ? kibanaLink(el("a", { class: "hit-kibana", target: "_blank", rel: "noopener noreferrer" }, "Open in Kibana Discover"), h.kibana) : null;
+  if (kibana) kibana.hidden = true; // shown with the expanded event
+  const li = el("li", { class: "hit", "data-id": h.id, "data-level": level }, head, json, kibana, around);
   head.onclick = () => {
     json.hidden = !json.hidden;
     li.classList.toggle("open", !json.hidden);
     if (around) around.hidden = json.hidden;
+    if (kibana) kibana.hidden = json.hidden;
   };
   return li;
+}
+
+// kibanaLink points a at a Kibana Discover address the API made from
+// console.kibana.url (http or https only), or hides it.
+function kibanaLink(a, href) {
+  const ok = typeof href === "string" && /^https?:\/\//.test(href);
+  if (ok) a.href = href; else a.removeAttribute("href");
+  a.hidden = !ok;
+  return a;
 }
 
 // surroundingButton offers the lines before and after an event in its
