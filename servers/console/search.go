@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"brun/base/esx"
 	"brun/servers/indexname"
 )
 
@@ -438,17 +438,8 @@ func emptyHistogram(req searchRequest) []Bucket {
 // brunTopics lists the topics brun's transfers installed index templates
 // for (the templates brun-<topic>, marked managed_by brun).
 func (s *Server) brunTopics(ctx context.Context, base string) ([]string, error) {
-	var answer struct {
-		IndexTemplates []struct {
-			IndexTemplate struct {
-				Meta struct {
-					ManagedBy string `json:"managed_by"`
-					Topic     string `json:"topic"`
-				} `json:"_meta"`
-			} `json:"index_template"`
-		} `json:"index_templates"`
-	}
-	err := s.esJSON(ctx, base, http.MethodGet, "/_index_template/brun-*", nil, &answer)
+	var answer esx.Templates
+	err := s.esJSON(ctx, base, http.MethodGet, "/_index_template/"+esx.TemplatePrefix+"*", nil, &answer)
 	var se *esStatusError
 	if errors.As(err, &se) && se.status == http.StatusNotFound {
 		return nil, nil // no template yet: nothing was written
@@ -456,14 +447,7 @@ func (s *Server) brunTopics(ctx context.Context, base string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, t := range answer.IndexTemplates {
-		if m := t.IndexTemplate.Meta; m.ManagedBy == "brun" && m.Topic != "" {
-			out = append(out, m.Topic)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return answer.Topics(), nil
 }
 
 func contains(list []string, s string) bool {

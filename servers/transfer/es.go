@@ -32,7 +32,7 @@ import (
 // length never overlap: their patterns start, or end, with different
 // fixed text.) The dead-letter template outranks them all.
 const (
-	templatePrefix         = "brun-"
+	templatePrefix         = esx.TemplatePrefix
 	templatePriority       = 500 // plus the topic's length
 	deadLetterTemplateName = "brun-deadletter"
 	deadLetterPriority     = 1000 // above 500 + the longest topic, 249

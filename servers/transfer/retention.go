@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -93,28 +92,12 @@ func (s *sweeper) sweep(ctx context.Context, now time.Time) (deleted []string, e
 
 // topics lists the topics of brun's index templates (their _meta.topic).
 func (s *sweeper) topics(ctx context.Context) ([]string, error) {
-	var answer struct {
-		IndexTemplates []struct {
-			IndexTemplate struct {
-				Meta struct {
-					ManagedBy string `json:"managed_by"`
-					Topic     string `json:"topic"`
-				} `json:"_meta"`
-			} `json:"index_template"`
-		} `json:"index_templates"`
-	}
+	var answer esx.Templates
 	status, err := s.getJSON(ctx, "/_index_template/"+templatePrefix+"*", &answer)
 	if err != nil || status == http.StatusNotFound {
 		return nil, err
 	}
-	var out []string
-	for _, t := range answer.IndexTemplates {
-		if m := t.IndexTemplate.Meta; m.ManagedBy == "brun" && m.Topic != "" {
-			out = append(out, m.Topic)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return answer.Topics(), nil
 }
 
 // indices lists the indices, open or closed, matching expr.
