@@ -10,7 +10,9 @@
 //     stores them: Elasticsearch's _search, or the local files when
 //     es.endpoints is empty;
 //   - the search over every topic (search.go, search_local.go): a query,
-//     a time range and filters, with a histogram by level and facets;
+//     a time range and filters, with a histogram by level and facets; the
+//     lines around an event in its file (surrounding.go); links to Kibana
+//     Discover when [console] kibana.url is set (kibana.go);
 //   - the web page at / (ui.go, web/), embedded in the binary: agents and
 //     jobs (app.js), and the Search view (search.js);
 //   - /metrics, /healthz and /readyz (health.go), which an agent-only or

@@ -1,12 +1,14 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -294,7 +296,7 @@ func (r searchRequest) answer(es esSearchAnswer) SearchAnswer {
 		reason := ""
 		if len(es.Shards.Failures) > 0 {
 			f := es.Shards.Failures[0].Reason
-			reason = ": " + cmpOr(f.CausedBy.Reason, f.Reason)
+			reason = ": " + cmp.Or(f.CausedBy.Reason, f.Reason)
 		}
 		out.Warnings = append(out.Warnings, fmt.Sprintf("%d shard(s) failed, the answer is partial%s", es.Shards.Failed, reason))
 	}
@@ -389,14 +391,16 @@ func (s *Server) searchAt(ctx context.Context, base string, req searchRequest) (
 	var aliases, skipped []string
 	want := req.filters["event.dataset"]
 	for _, t := range topics {
-		if len(want) > 0 && !contains(want, t) {
+		// Templates name their topic in lower case, as index names do.
+		if len(want) > 0 && !slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(w, t) }) {
 			continue
 		}
-		if strings.ToLower(t) != t || strings.ContainsAny(t[:1], "_-+") {
+		alias, ok := indexname.Alias(t)
+		if !ok {
 			skipped = append(skipped, t) // no alias: Elasticsearch refuses the name
 			continue
 		}
-		aliases = append(aliases, url.PathEscape(t))
+		aliases = append(aliases, url.PathEscape(alias))
 	}
 	var es esSearchAnswer
 	if len(aliases) > 0 {
@@ -410,7 +414,7 @@ func (s *Server) searchAt(ctx context.Context, base string, req searchRequest) (
 			if f.Reason.Type == "query_shard_exception" {
 				// The query itself is refused on some indices (and those that
 				// took it hold nothing): the user's to fix.
-				body, _ := json.Marshal(map[string]any{"error": map[string]any{"reason": cmpOr(f.Reason.CausedBy.Reason, f.Reason.Reason)}})
+				body, _ := json.Marshal(map[string]any{"error": map[string]any{"reason": cmp.Or(f.Reason.CausedBy.Reason, f.Reason.Reason)}})
 				return SearchAnswer{}, &esStatusError{status: http.StatusBadRequest, body: body, msg: string(body)}
 			}
 		}
@@ -450,15 +454,6 @@ func (s *Server) brunTopics(ctx context.Context, base string) ([]string, error) 
 	return answer.Topics(), nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // esReason is the reason Elasticsearch gives in an error answer, or the
 // answer's start.
 func esReason(body []byte) string {
@@ -482,23 +477,12 @@ func esReason(body []byte) string {
 		return fmt.Sprintf("elasticsearch refused it: %.300s", body)
 	}
 	reason := e.Error.Reason
-	for _, f := range e.Error.FailedShards {
-		if r := f.Reason.CausedBy.Reason; r != "" {
-			reason = r
-		} else if f.Reason.Reason != "" {
-			reason = f.Reason.Reason
-		}
-		break
+	if fs := e.Error.FailedShards; len(fs) > 0 {
+		// The first shard's cause says what is wrong with the query.
+		reason = cmp.Or(fs[0].Reason.CausedBy.Reason, fs[0].Reason.Reason, reason)
 	}
 	if len(reason) > 300 {
 		reason = reason[:300]
 	}
 	return "elasticsearch refused it: " + reason
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

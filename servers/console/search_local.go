@@ -124,7 +124,7 @@ func searchLocal(dir string, pattern *indexname.Pattern, req searchRequest, q lo
 			return true
 		}
 		for _, f := range facetFields {
-			if want := req.filters[f.field]; len(want) > 0 && !contains(want, scalarText(lookup(doc, f.field))) {
+			if want := req.filters[f.field]; len(want) > 0 && !slices.Contains(want, scalarText(lookup(doc, f.field))) {
 				return true
 			}
 		}

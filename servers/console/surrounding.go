@@ -114,8 +114,8 @@ func (s *Server) surrounding(w http.ResponseWriter, r *http.Request) {
 // alias can name, its indices by name), the file's events before offset
 // newest first and from offset on oldest first.
 func (s *Server) surroundingAt(ctx context.Context, base string, pattern *indexname.Pattern, req surroundingRequest) (Surrounding, error) {
-	target := req.topic
-	if strings.ToLower(target) != target || strings.ContainsAny(target[:1], "_-+") {
+	target, ok := indexname.Alias(req.topic)
+	if !ok {
 		names, err := s.resolveIndices(ctx, base, strings.ReplaceAll(pattern.OfTopic(req.topic), "?", "*"))
 		if err != nil {
 			return Surrounding{}, err

@@ -11,7 +11,8 @@
 //	           it has already written (replays after a crash or a
 //	           rebalance)
 //	recent.go  the bounded set of recently written ids
-//	read.go    the reader the console uses: the newest documents first
+//	read.go    the readers the console uses: the newest documents first
+//	           (Latest), or each document from a day on (Each)
 //
 // A Write returns only once its documents are on disk (fsync), so the
 // transfer acks nothing that a crash could lose. A failed Write leaves its

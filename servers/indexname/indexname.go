@@ -122,6 +122,17 @@ func (p *Pattern) Name(topic string, t time.Time) string {
 	return string(b)
 }
 
+// Alias returns the alias of topic's indices: the topic in lower case, as
+// the index names have it (so "App" and "app", whose indices are the same,
+// share it); ok is false for a name Elasticsearch refuses as an alias
+// ("." or "..", or one starting with '_', '-' or '+').
+func Alias(topic string) (alias string, ok bool) {
+	if topic == "" || topic == "." || topic == ".." || strings.ContainsAny(topic[:1], "_-+") {
+		return "", false
+	}
+	return strings.ToLower(topic), true
+}
+
 // Wildcard returns the index pattern matching every name p makes, for the
 // index template and the Kibana data view: {topic} and each run of date
 // digits become '*', separators are kept ("{topic}-{yyyy.MM.dd}" gives

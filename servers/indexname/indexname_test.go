@@ -99,3 +99,12 @@ func TestTopicWildcardAndDay(t *testing.T) {
 		}
 	}
 }
+
+func TestAlias(t *testing.T) {
+	for topic, want := range map[string]string{"app": "app", "App.Logs": "app.logs", "web-1": "web-1", "_x": "", "-x": "", "+x": "", ".": "", "..": "", "": ""} {
+		got, ok := Alias(topic)
+		if got != want || ok != (want != "") {
+			t.Errorf("Alias(%q) = %q, %v; want %q", topic, got, ok, want)
+		}
+	}
+}

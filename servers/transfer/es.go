@@ -271,9 +271,9 @@ func topicTemplate(c config.ES, pattern *indexname.Pattern, topic string, ilm bo
 			},
 		},
 	}
-	if pattern.HasDate() && aliasName(topic) {
+	if alias, ok := indexname.Alias(topic); pattern.HasDate() && ok {
 		// Without a date the index is named as the topic: no alias then.
-		body["aliases"] = props{topic: props{}}
+		body["aliases"] = props{alias: props{}}
 	}
 	t := props{
 		"index_patterns": []string{pattern.TopicWildcard(topic)},
@@ -283,11 +283,6 @@ func topicTemplate(c config.ES, pattern *indexname.Pattern, topic string, ilm bo
 	}
 	b, _ := json.Marshal(t)
 	return b
-}
-
-// aliasName reports whether Elasticsearch takes topic as an alias name.
-func aliasName(topic string) bool {
-	return topic != "." && topic != ".." && !strings.ContainsAny(topic[:1], "_-+")
 }
 
 // deadLetterTemplate maps the dead-letter documents (see toDeadLetter).
