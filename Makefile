@@ -150,11 +150,13 @@ cluster-down: ## stop the members cluster-up started
 cluster-status: ## show each cluster member's state, memory and log file
 	$(CLUSTER) status
 
-# test-cluster: the fault scenarios of brun/cluster_test.go (a Kafka
-# partition leader, a transfer, the etcd leader, Elasticsearch killed
-# mid-stream) against the cluster, which it starts when it is not running
-# and stops afterwards only as far as it started it. Scenarios one at a
-# time: each kills members.
+# test-cluster: the fault scenarios of brun/cluster_test.go and
+# brun/cluster_hosts_test.go (a Kafka partition leader, a transfer, the
+# etcd leader, Elasticsearch killed mid-stream; an agent's host cut off for
+# a minute; Elasticsearch stopped for a minute with all of those at once),
+# three agents on hosts of their own (network namespaces, as root), against
+# the cluster, which it starts when it is not running and stops afterwards
+# only as far as it started it. Scenarios one at a time: each kills members.
 test-cluster: build ## fault scenarios against the cluster (3 etcd, 3 Kafka, 3 agents, 2 transfers)
 	@started=$$(mktemp); \
 	$(CLUSTER) up --started-file $$started || { $(CLUSTER) down --started-file $$started; exit 1; }; \

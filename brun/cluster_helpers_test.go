@@ -27,9 +27,12 @@ import (
 // of its own, and transfers, brun processes with roles=transfer in one
 // consumer group, all under a prefix, topic and group unique to the test.
 //
-// Every process runs on 127.0.0.1, so the agents share one host's address
-// and are told apart by [agent] id; agents on hosts of their own (network
-// namespaces) are a later step.
+// Each agent runs on a host of its own (testkit.NetHost: a network
+// namespace with its own address, which is its agent id, and the
+// cluster's ports forwarded into it), so a host can be cut off the
+// network. Where namespaces can't be made (not root), the agents run on
+// 127.0.0.1 and are told apart by [agent] id; the cut-off scenarios skip.
+// A console of its own (roles=console) shows the agents.
 type clusterPipeline struct {
 	t         *testing.T
 	c         testkit.Cluster
@@ -40,6 +43,7 @@ type clusterPipeline struct {
 	agents    []*clusterAgent
 	transfers []*testkit.Proc
 	tconfs    []string // each transfer's ini, to start it again
+	console   consoleAPI
 
 	mu      sync.Mutex
 	streams []*lineStream // every file the test writes, in order of creation
@@ -47,6 +51,7 @@ type clusterPipeline struct {
 
 type clusterAgent struct {
 	id   string
+	host *testkit.NetHost // nil: the agent runs on 127.0.0.1
 	conf string
 	proc *testkit.Proc
 	main *lineStream // the file of its job "app"
@@ -66,25 +71,36 @@ func streamLine(name string, seq int) string {
 var streamSeq = regexp.MustCompile(`stream=(\S+) seq=(\d+)$`)
 
 // startClusterPipeline puts one job per agent in etcd, then starts the
-// transfers and the agents, and returns once every agent reads its file.
+// transfers, the console and the agents, and returns once every agent
+// reads its file. Agent i runs on host 10+i when namespaces can be made.
 func startClusterPipeline(t *testing.T, c testkit.Cluster, agents, transfers int) *clusterPipeline {
 	t.Helper()
 	run := testkit.Unique("cluster")
 	p := &clusterPipeline{t: t, c: c, dir: t.TempDir(), prefix: "/" + run + "/", topic: run, group: run}
+	onHosts := testkit.NetnsAvailable() == ""
 	for i := 1; i <= agents; i++ {
-		id := fmt.Sprintf("agent%d-%s", i, run)
-		a := &clusterAgent{id: id, conf: p.conf(fmt.Sprintf("agent%d", i), "agent", id)}
+		a := &clusterAgent{id: fmt.Sprintf("agent%d-%s", i, run)}
+		confID := a.id
+		if onHosts {
+			a.host = testkit.NewNetHost(t, 10+i)
+			a.host.Forward(t, c.Ports()...)
+			a.id, confID = a.host.IP, "" // the agent finds its id itself
+		}
+		a.conf = p.conf(fmt.Sprintf("agent%d", i), "agent", confID, "")
 		a.main = p.newStream(fmt.Sprintf("a%d", i))
-		p.putJob(id, "app", a.main.path, 10*time.Second)
+		p.putJob(a.id, "app", a.main.path, 10*time.Second)
 		p.agents = append(p.agents, a)
 	}
 	for i := 1; i <= transfers; i++ {
-		conf := p.conf(fmt.Sprintf("transfer%d", i), "transfer", "")
+		conf := p.conf(fmt.Sprintf("transfer%d", i), "transfer", "", "")
 		p.tconfs = append(p.tconfs, conf)
 		p.transfers = append(p.transfers, testkit.StartBrun(t, conf))
 	}
+	consoleAddr := testkit.FreeAddr(t)
+	testkit.StartBrun(t, p.conf("console", "console", "", consoleAddr))
+	p.console = consoleAPI{base: "http://" + consoleAddr, tokenFile: filepath.Join(p.dir, "console", "data", "console.token")}
 	for _, a := range p.agents {
-		a.proc = testkit.StartBrun(t, a.conf)
+		p.startAgent(a)
 	}
 	for _, a := range p.agents {
 		a.proc.WaitLog(60*time.Second, "reading "+a.main.path)
@@ -92,17 +108,32 @@ func startClusterPipeline(t *testing.T, c testkit.Cluster, agents, transfers int
 	return p
 }
 
+// startAgent starts a's brun, on its host when it has one.
+func (p *clusterPipeline) startAgent(a *clusterAgent) {
+	if a.host != nil {
+		a.proc = testkit.StartBrunOn(p.t, a.host, a.conf)
+	} else {
+		a.proc = testkit.StartBrun(p.t, a.conf)
+	}
+}
+
 // conf writes the ini of one process, in a directory of its own (its
 // data.dir). es.retention is off, as in pipelineConf; /metrics is served
 // on a port the system picks, so the processes do not compete for one;
-// agents may read the test's *.log files and nothing else.
-func (p *clusterPipeline) conf(name, roles, agentID string) string {
+// agents may read the test's *.log files and nothing else. An empty
+// agentID leaves the agent to take its host's address; consoleAddr is
+// where a console listens.
+func (p *clusterPipeline) conf(name, roles, agentID, consoleAddr string) string {
 	p.t.Helper()
 	dir := filepath.Join(p.dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		p.t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "brun.ini")
+	consoleSection := ""
+	if consoleAddr != "" {
+		consoleSection = "[console]\nlisten = " + consoleAddr
+	}
 	writeFile(p.t, conf, fmt.Sprintf(`
 [brun]
 roles = %s
@@ -122,12 +153,13 @@ replicas = 0
 retention =
 [transfer]
 group = %s
+%s
 [demo]
 path =
 [log]
 dir =
 level = info
-`, roles, dir, agentID, p.dir, p.c.Etcd, p.prefix, p.c.Kafka, p.c.ES, p.group))
+`, roles, dir, agentID, p.dir, p.c.Etcd, p.prefix, p.c.Kafka, p.c.ES, p.group, consoleSection))
 	return conf
 }
 
@@ -412,7 +444,8 @@ func ranges(ns []int) string {
 }
 
 // kafkaRecords is the number of records in the test's topic: the sum of
-// its partitions' end offsets.
+// its partitions' end offsets. It asks again for up to a minute while a
+// partition has no leader (a node just killed).
 func (p *clusterPipeline) kafkaRecords() int64 {
 	p.t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(p.c.Kafka, ",")...))
@@ -420,18 +453,24 @@ func (p *clusterPipeline) kafkaRecords() int64 {
 		p.t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	listed, err := kadm.NewClient(cl).ListEndOffsets(ctx, p.topic)
-	if err == nil {
-		err = listed.Error()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		listed, err := kadm.NewClient(cl).ListEndOffsets(ctx, p.topic)
+		cancel()
+		if err == nil {
+			err = listed.Error()
+		}
+		if err == nil {
+			var n int64
+			listed.Each(func(o kadm.ListedOffset) { n += o.Offset })
+			return n
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("end offsets of %s: %v", p.topic, err)
+		}
+		time.Sleep(time.Second)
 	}
-	if err != nil {
-		p.t.Fatalf("end offsets of %s: %v", p.topic, err)
-	}
-	var n int64
-	listed.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return n
 }
 
 var logLevel = regexp.MustCompile(`level=(warning|error|fatal|panic) msg="((?:[^"\\]|\\.)*)"`)

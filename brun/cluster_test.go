@@ -57,28 +57,11 @@ func TestClusterTransferKilled(t *testing.T) {
 	p := startClusterPipeline(t, c, 3, 2)
 	stop := p.writing(t)
 	p.waitCount(300, 2*time.Minute, "lines flowing before the fault")
-	testkit.WaitFor(t, 2*time.Minute, "both transfers holding partitions", func() bool {
-		return len(ownedPartitions(p.transfers[0].Logs.String())) > 0 && len(ownedPartitions(p.transfers[1].Logs.String())) > 0
-	})
-
-	parts := p.dataPartitions()
-	victim, most := 0, -1
-	for i, tr := range p.transfers {
-		own := ownedPartitions(tr.Logs.String())
-		n := 0
-		for _, part := range parts {
-			if own[part] {
-				n++
-			}
-		}
-		if n > most {
-			victim, most = i, n
-		}
-	}
+	p.waitBothTransfersHold()
+	victim := p.busiestTransfer(p.dataPartitions())
 	survivor := p.transfers[1-victim]
 	assigned := strings.Count(survivor.Logs.String(), "partitions assigned")
-	t.Logf("partitions holding lines %v; killing transfer %d, holding %d of them (%v)", parts, victim+1, most,
-		ownedPartitions(p.transfers[victim].Logs.String()))
+	t.Logf("killing transfer %d", victim+1)
 	p.transfers[victim].Kill9()
 	killed := time.Now()
 
@@ -152,14 +135,7 @@ func TestClusterElasticsearchKilled(t *testing.T) {
 	testkit.ClusterSh(t, "kill", "es-1")
 	t.Cleanup(func() { testkit.ClusterShErr("start", "es-1") })
 	killed := time.Now()
-	testkit.WaitFor(t, 2*time.Minute, "a transfer retrying a bulk request", func() bool {
-		for _, tr := range p.transfers {
-			if strings.Contains(tr.Logs.String(), "documents failed (attempt") {
-				return true
-			}
-		}
-		return false
-	})
+	p.waitTransferRetrying()
 	t.Logf("a transfer retried a bulk request %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 	testkit.ClusterSh(t, "start", "es-1")
 	t.Logf("es-1 started again %v after the kill; %d lines written so far", time.Since(killed).Round(time.Second), p.written())

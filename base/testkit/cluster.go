@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,3 +91,17 @@ type clusterShError struct {
 }
 
 func (e *clusterShError) Error() string { return e.err.Error() + "\n" + e.out }
+
+// Ports returns the ports of the cluster's etcd members and Kafka nodes,
+// for NetHost.Forward.
+func (c Cluster) Ports() []int {
+	var ports []int
+	for _, addr := range strings.Split(c.Etcd+","+c.Kafka, ",") {
+		if _, port, err := net.SplitHostPort(strings.TrimSpace(addr)); err == nil {
+			if n, err := strconv.Atoi(port); err == nil {
+				ports = append(ports, n)
+			}
+		}
+	}
+	return ports
+}
