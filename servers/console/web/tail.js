@@ -26,7 +26,7 @@ function tailStart(s, answer) {
   tailStop();
   const newest = answer.hits.length ? Date.parse(field(answer.hits[0].source || {}, "@timestamp")) : 0;
   tail = { s, since: "", ids: new Set(answer.hits.map(hitKey)), pending: [], waiting: 0, received: 0,
-    paused: false, delay: TAIL_EVERY, timer: 0, ctrl: null, hidden: false, newest: newest || 0 };
+    paused: false, polls: 0, delay: TAIL_EVERY, timer: 0, ctrl: null, hidden: false, newest: newest || 0 };
   tailShow("following", "");
   tailPoll(tail);
 }
@@ -70,6 +70,7 @@ async function tailPoll(t) {
   }
   if (res.status !== 200 || !d) return tailRetry(t, "error " + res.status + ((d && d.error) ? ": " + d.error : ""));
   t.delay = TAIL_EVERY;
+  t.polls++;
   t.since = d.next;
   const fresh = d.hits.filter((h) => !t.ids.has(hitKey(h)));
   for (const h of fresh) t.ids.add(hitKey(h));
@@ -125,12 +126,14 @@ function tailPrepend(t, hits) {
 
 // tailShow says what the tail does: following (with how many events it
 // brought), paused with N new (a button that resumes), retrying or
-// stopped. data-state and data-new are for tests.
+// stopped. data-state, data-received, data-polls and data-new are for
+// tests.
 function tailShow(state, note) {
   const t = tail, badge = $("search-live-state"), paused = $("search-live-paused");
   badge.hidden = false;
   badge.dataset.state = state;
   badge.dataset.received = String(t ? t.received : 0);
+  badge.dataset.polls = String(t ? t.polls : 0);
   badge.textContent = state === "following" ? "Live" + (t && t.received ? ": " + t.received + " new" : "") :
     state === "paused" ? "Live, paused" : state === "retrying" ? "Live, retrying" : "Live stopped";
   badge.title = note || "";
