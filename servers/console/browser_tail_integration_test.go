@@ -431,8 +431,8 @@ dir =
 		t.Errorf("the CSP blocked %q", blocked)
 	}
 	if out := os.Getenv("BRUN_CONSOLE_TAIL_SCREENSHOT"); out != "" {
-		step(t, ctx, "open the last hour, live", chromedp.Evaluate[chromedp.Void](`location.hash = "#search?range=1h&topic=`+topic+`&size=12&live=1"`))
-		p.shown("the last hour, followed", `document.getElementById("search-live-state").dataset.state === "following"`)
+		step(t, ctx, "open the last 24 hours, live", chromedp.Evaluate[chromedp.Void](`location.hash = "#search?range=24h&topic=`+topic+`&size=12&live=1"`))
+		p.shown("the last 24 hours, followed", `document.getElementById("search-live-state").dataset.state === "following"`)
 		liveLine(t, logFile, "error", "disk full on /data, written while the view follows")
 		p.until("the line followed", `document.querySelector("#search-results li.hit.live")`)
 		saveScreenshot(t, ctx, out)
