@@ -188,6 +188,9 @@ func TestTailLocalFiles(t *testing.T) {
 	if a := tailOf(url.Values{"since": {now.Add(-20 * time.Second).Format(time.RFC3339)}}); !a.Since.Equal(now.Add(-20*time.Second - tailLag)) {
 		t.Errorf("since %s, want %s", a.Since, now.Add(-20*time.Second-tailLag))
 	}
+	if resp, _ := w.raw("GET", "/api/tail", ""); resp.StatusCode != 401 {
+		t.Errorf("without the token: %s", resp.Status)
+	}
 	resp, body := w.call("GET", "/api/tail?q=disk+OR+full", "")
 	if resp.StatusCode != 400 || !strings.Contains(string(body), "OR needs Elasticsearch") {
 		t.Errorf("q=disk OR full: %s %s", resp.Status, body)

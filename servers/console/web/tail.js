@@ -178,6 +178,8 @@ function initTail() {
     if (tail && !document.hidden && tail.hidden) { tail.hidden = false; tailPoll(tail); }
   });
   window.addEventListener("pagehide", tailStop);
+  // Back to a page the browser kept (back-forward cache): follow again.
+  window.addEventListener("pageshow", (ev) => { if (ev.persisted && location.hash.startsWith("#search")) route(); });
 }
 
 initTail();
