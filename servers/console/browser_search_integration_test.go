@@ -75,7 +75,8 @@ func (f searchFixture) count(from, to time.Time, keep func(i int) bool) int {
 // browser's zone; a level facet filters, a word narrows, "Load older"
 // pages to the end, the UTC box switches the times, dragging on the
 // histogram zooms, a refused query is explained beside the box, a reload
-// shows the same view again and a quick range stays relative in the link.
+// shows the same view again, a quick range stays relative in the link,
+// and Live brings a line written during the test to the top.
 func TestBrowserSearch(t *testing.T) {
 	testkit.Integration(t)
 	dir := t.TempDir()
@@ -373,6 +374,14 @@ dir =
 		if want := fmt.Sprintf("seq=%d ", seq+1+k); !strings.Contains(m+" ", want) {
 			t.Errorf("after[%d] = %q, want %s", k, m, want)
 		}
+	}
+
+	// Live: the same view followed; a disk error written now comes to the
+	// top, once.
+	searchPage{t, ctx}.followLive(logFile)
+	evalJS(`window.cspViolations`, &blocked)
+	if len(blocked) > 0 {
+		t.Errorf("the CSP blocked %q", blocked)
 	}
 
 	if out := os.Getenv("BRUN_CONSOLE_SEARCH_SCREENSHOT"); out != "" {

@@ -31,6 +31,7 @@ type Server struct {
 	checks []check
 	token  string           // the credential /api needs; "" lets no one in
 	now    func() time.Time // session expiry
+	tails  chan struct{}    // a slot per live tail being answered (maxTails)
 }
 
 // New returns a console for cfg that reads and writes etcd through cli and
@@ -44,6 +45,7 @@ func New(cfg *config.Config, cli *clientv3.Client, token string) *Server {
 		checks: checksFor(cfg, cli),
 		token:  token,
 		now:    time.Now,
+		tails:  make(chan struct{}, maxTails),
 	}
 }
 
@@ -87,6 +89,7 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/agents/{agent}/jobs/{name}/events", s.jobEvents)
 	api("GET /api/search", s.search)
 	api("GET /api/surrounding", s.surrounding)
+	api("GET /api/tail", s.tail)
 	api("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	})

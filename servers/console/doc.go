@@ -13,8 +13,14 @@
 //     a time range and filters, with a histogram by level and facets; the
 //     lines around an event in its file (surrounding.go); links to Kibana
 //     Discover when [console] kibana.url is set (kibana.go);
+//   - the live tail (tail.go): the events of a search read since the
+//     page's last poll (event.created, else @timestamp: events arrive
+//     late and out of @timestamp order), each window overlapping the last
+//     by a minute, at most maxTails requests at once;
 //   - the web page at / (ui.go, web/), embedded in the binary: agents and
-//     jobs (app.js), and the Search view (search.js);
+//     jobs (app.js), the Search view (search.js) and its Live toggle
+//     (tail.js: polls, drops what it shows by event.id, pauses when
+//     scrolled away, keeps 1,000 events, stops with the tab);
 //   - /metrics, /healthz and /readyz (health.go), which an agent-only or
 //     transfer-only process serves on [brun] metrics.listen (ServeOps);
 //   - the login (session.go, token.go): every /api call needs the token

@@ -142,30 +142,9 @@ func parseSearch(v url.Values, now time.Time) (searchRequest, []fieldError) {
 // by event.id, which search_after needs to page without gaps), the exact
 // total, and on the first page the histogram by level and the facets.
 func (r searchRequest) esBody() []byte {
-	filter := []any{map[string]any{"range": map[string]any{"@timestamp": map[string]any{
+	body := r.esQuery(map[string]any{"range": map[string]any{"@timestamp": map[string]any{
 		"gte": r.from.UTC().Format(time.RFC3339Nano), "lt": r.to.UTC().Format(time.RFC3339Nano),
-	}}}}
-	for _, f := range facetFields {
-		if values := r.filters[f.field]; len(values) > 0 {
-			filter = append(filter, map[string]any{"terms": map[string]any{f.field: values}})
-		}
-	}
-	query := map[string]any{"filter": filter}
-	if r.query != "" {
-		query["must"] = map[string]any{"query_string": map[string]any{
-			"query": r.query, "default_field": "message", "default_operator": "AND",
-			// A leading wildcard scans every term of the field: refused.
-			"allow_leading_wildcard": false,
-		}}
-	}
-	body := map[string]any{
-		"size": r.size, "track_total_hits": true, "timeout": searchTimeout.String(),
-		"query": map[string]any{"bool": query},
-		"sort": []any{
-			map[string]any{"@timestamp": map[string]any{"order": "desc"}},
-			map[string]any{"event.id": map[string]any{"order": "desc", "unmapped_type": "keyword"}},
-		},
-	}
+	}}})
 	if r.after != nil {
 		body["search_after"] = r.after
 	} else {
@@ -185,6 +164,35 @@ func (r searchRequest) esBody() []byte {
 	}
 	b, _ := json.Marshal(body)
 	return b
+}
+
+// esQuery is the _search body of r's query and filters with the time
+// filter when: the events newest first (ties broken by event.id, which
+// search_after needs to page without gaps) and the exact total. The live
+// tail (tail.go) shares it with another time filter.
+func (r searchRequest) esQuery(when any) map[string]any {
+	filter := []any{when}
+	for _, f := range facetFields {
+		if values := r.filters[f.field]; len(values) > 0 {
+			filter = append(filter, map[string]any{"terms": map[string]any{f.field: values}})
+		}
+	}
+	query := map[string]any{"filter": filter}
+	if r.query != "" {
+		query["must"] = map[string]any{"query_string": map[string]any{
+			"query": r.query, "default_field": "message", "default_operator": "AND",
+			// A leading wildcard scans every term of the field: refused.
+			"allow_leading_wildcard": false,
+		}}
+	}
+	return map[string]any{
+		"size": r.size, "track_total_hits": true, "timeout": searchTimeout.String(),
+		"query": map[string]any{"bool": query},
+		"sort": []any{
+			map[string]any{"@timestamp": map[string]any{"order": "desc"}},
+			map[string]any{"event.id": map[string]any{"order": "desc", "unmapped_type": "keyword"}},
+		},
+	}
 }
 
 // noLevel stands for the events without log.level in the histogram.
@@ -384,12 +392,29 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 
 // searchAt runs req against one endpoint.
 func (s *Server) searchAt(ctx context.Context, base string, req searchRequest) (SearchAnswer, error) {
-	topics, err := s.brunTopics(ctx, base)
+	aliases, skipped, es, err := s.searchTopics(ctx, base, req.filters["event.dataset"], req.esBody())
 	if err != nil {
 		return SearchAnswer{}, err
 	}
-	var aliases, skipped []string
-	want := req.filters["event.dataset"]
+	out := req.answer(es)
+	if len(aliases) == 0 && req.after == nil {
+		out.Histogram = emptyHistogram(req)
+	}
+	for _, t := range skipped {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("topic %q is left out: its name can't be an Elasticsearch alias", t))
+	}
+	return out, nil
+}
+
+// searchTopics runs the _search body at base over the aliases of brun's
+// topics (those of want, any case, or all when want is empty), and names
+// the topics left out because no alias can name them. A query that
+// Elasticsearch refuses is an *esStatusError of status 400.
+func (s *Server) searchTopics(ctx context.Context, base string, want []string, body []byte) (aliases, skipped []string, es esSearchAnswer, err error) {
+	topics, err := s.brunTopics(ctx, base)
+	if err != nil {
+		return nil, nil, es, err
+	}
 	for _, t := range topics {
 		// Templates name their topic in lower case, as index names do.
 		if len(want) > 0 && !slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(w, t) }) {
@@ -402,11 +427,10 @@ func (s *Server) searchAt(ctx context.Context, base string, req searchRequest) (
 		}
 		aliases = append(aliases, url.PathEscape(alias))
 	}
-	var es esSearchAnswer
 	if len(aliases) > 0 {
 		path := "/" + strings.Join(aliases, ",") + "/_search?ignore_unavailable=true&allow_no_indices=true"
-		if err := s.esJSON(ctx, base, http.MethodPost, path, req.esBody(), &es); err != nil {
-			return SearchAnswer{}, err
+		if err := s.esJSON(ctx, base, http.MethodPost, path, body, &es); err != nil {
+			return nil, nil, es, err
 		}
 	}
 	if es.Shards.Failed > 0 && len(es.Hits.Hits) == 0 {
@@ -415,18 +439,11 @@ func (s *Server) searchAt(ctx context.Context, base string, req searchRequest) (
 				// The query itself is refused on some indices (and those that
 				// took it hold nothing): the user's to fix.
 				body, _ := json.Marshal(map[string]any{"error": map[string]any{"reason": cmp.Or(f.Reason.CausedBy.Reason, f.Reason.Reason)}})
-				return SearchAnswer{}, &esStatusError{status: http.StatusBadRequest, body: body, msg: string(body)}
+				return nil, nil, es, &esStatusError{status: http.StatusBadRequest, body: body, msg: string(body)}
 			}
 		}
 	}
-	out := req.answer(es)
-	if len(aliases) == 0 && req.after == nil {
-		out.Histogram = emptyHistogram(req)
-	}
-	for _, t := range skipped {
-		out.Warnings = append(out.Warnings, fmt.Sprintf("topic %q is left out: its name can't be an Elasticsearch alias", t))
-	}
-	return out, nil
+	return aliases, skipped, es, nil
 }
 
 // emptyHistogram is the histogram of a range without events.

@@ -2,7 +2,8 @@
 // time range, facets that filter, a histogram stacked by level (drag on it
 // to zoom) and pages of results newest first. The whole view lives in
 // location.hash (#search?q=&range=1h or from=&to=, level=, agent=, topic=,
-// size=, utc=1), so a link or a reload shows it again. It uses app.js's
+// size=, live=1, utc=1), so a link or a reload shows it again. Live tail
+// (live=1, on a quick range only) is tail.js's. It uses app.js's
 // helpers ($, el, api, loggedOut) and, like it, sets text with textContent
 // only. The page's CSP forbids inline styles: colours come from classes.
 "use strict";
@@ -26,8 +27,9 @@ function parseSearchHash(hash) {
   const i = hash.indexOf("?");
   const p = new URLSearchParams(i < 0 ? "" : hash.slice(i + 1));
   const s = { q: p.get("q") || "", range: null, from: "", to: "", agent: p.getAll("agent"), topic: p.getAll("topic"),
-    level: p.getAll("level"), size: p.get("size") || "", utc: p.get("utc") === "1" };
+    level: p.getAll("level"), size: p.get("size") || "", utc: p.get("utc") === "1", live: false };
   if (p.get("from") && p.get("to")) { s.from = p.get("from"); s.to = p.get("to"); } else s.range = RANGES[p.get("range")] ? p.get("range") : "15m";
+  s.live = p.get("live") === "1" && !!s.range; // a custom range ends in the past: nothing to follow
   return s;
 }
 
@@ -39,6 +41,7 @@ function searchHash(s) {
   if (s.range) p.set("range", s.range); else { p.set("from", s.from); p.set("to", s.to); }
   for (const [f] of FACETS) for (const v of s[f]) p.append(f, v);
   if (s.size) p.set("size", s.size);
+  if (s.live && s.range) p.set("live", "1");
   if (s.utc) p.set("utc", "1");
   return "#search?" + p.toString();
 }
@@ -71,6 +74,7 @@ function apiParams(s) {
 // else agents and jobs.
 function route() {
   const search = location.hash.startsWith("#search");
+  if (!search) tailStop();
   $("agents-view").hidden = search;
   $("search-view").hidden = !search || !$("login-box").hidden;
   $("tab-agents").classList.toggle("on", !search);
@@ -86,6 +90,7 @@ function fillSearchForm(s) {
   $("search-q").value = s.q;
   $("search-range").value = s.range || "custom";
   $("search-utc").checked = s.utc;
+  $("search-live").checked = s.live;
   $("search-custom").hidden = !!s.range;
   $("search-zone").textContent = "times in " + zoneName();
   if (!s.range) { $("search-from").value = inputTime(s.from, s.utc); $("search-to").value = inputTime(s.to, s.utc); }
@@ -93,18 +98,19 @@ function fillSearchForm(s) {
 
 // formState is the view the form asks for, with the current filters.
 function formState() {
-  const s = Object.assign({}, searchState, { q: $("search-q").value.trim(), utc: $("search-utc").checked });
+  const s = Object.assign({}, searchState, { q: $("search-q").value.trim(), utc: $("search-utc").checked, live: $("search-live").checked });
   const r = $("search-range").value;
   if (r !== "custom") return Object.assign(s, { range: r, from: "", to: "" });
   const from = fromInputTime($("search-from").value, s.utc), to = fromInputTime($("search-to").value, s.utc);
   if (!from || !to) return null;
-  return Object.assign(s, { range: null, from, to });
+  return Object.assign(s, { range: null, from, to, live: false });
 }
 
 // ------------------------------------------------------------ search ---
 
 async function runSearch() {
   const seq = ++searchSeq, s = searchState;
+  tailStop(); // tail.js: a new search, a new tail
   const view = $("search-view");
   view.dataset.state = "loading";
   $("search-error").textContent = "";
@@ -141,6 +147,7 @@ async function runSearch() {
   $("search-older").hidden = !d.after;
   view.dataset.state = "done";
   view.dataset.shown = searchHash(s);
+  if (s.live) tailStart(s, d);
 }
 
 // loadOlder appends the next older page (the same search, after the last
