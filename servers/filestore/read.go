@@ -49,7 +49,7 @@ func Latest(dir string, q Query) ([][]byte, error) {
 			if !q.Index(index) {
 				continue
 			}
-			err := eachLineBackward(path, &budget, func(doc []byte) bool {
+			_, err := eachLineBackward(path, 0, -1, &budget, func(doc []byte) bool {
 				if q.Keep == nil || q.Keep(doc) {
 					out = append(out, bytes.Clone(doc))
 				}
@@ -92,7 +92,7 @@ func Each(dir string, index func(string) bool, since time.Time, maxBytes int64, 
 			if !index(strings.TrimSuffix(filepath.Base(path), Ext)) {
 				continue
 			}
-			if err := eachLineBackward(path, &budget, func(doc []byte) bool {
+			if _, err := eachLineBackward(path, 0, -1, &budget, func(doc []byte) bool {
 				more = fn(doc)
 				return more
 			}); err != nil {
@@ -109,38 +109,43 @@ func Each(dir string, index func(string) bool, since time.Time, maxBytes int64, 
 	return false, nil
 }
 
-// eachLineBackward calls fn for each complete, non-empty line of path,
-// last line first, until fn returns false or budget bytes are read.
-func eachLineBackward(path string, budget *int64, fn func([]byte) bool) error {
+// eachLineBackward calls fn for each complete, non-empty line of path
+// between lo, which starts a line, and hi (the file's end when -1), last
+// line first, until fn returns false or budget bytes are read. It
+// reports whether it stopped for the budget before reaching lo.
+func eachLineBackward(path string, lo, hi int64, budget *int64, fn func([]byte) bool) (cut bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil // removed since it was listed
+			return false, nil // removed since it was listed
 		}
-		return fmt.Errorf("local documents: %w", err)
+		return false, fmt.Errorf("local documents: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("local documents: %w", err)
+	pos := hi
+	if hi < 0 {
+		st, err := f.Stat()
+		if err != nil {
+			return false, fmt.Errorf("local documents: %w", err)
+		}
+		pos = st.Size()
 	}
-	pos := st.Size()
 	// tail holds the bytes after pos that are not yet a whole line: at
 	// first, a line the writer has not finished.
 	var tail []byte
 	first := true
-	for pos > 0 && *budget > 0 {
-		start := max(0, pos-readChunk)
+	for pos > lo && *budget > 0 {
+		start := max(lo, pos-readChunk)
 		chunk := make([]byte, pos-start, int(pos-start)+len(tail))
 		if _, err := f.ReadAt(chunk, start); err != nil && err != io.EOF {
-			return fmt.Errorf("local documents: read %s: %w", path, err)
+			return false, fmt.Errorf("local documents: read %s: %w", path, err)
 		}
 		*budget -= pos - start
 		data := append(chunk, tail...)
 		if first {
 			// Drop what follows the last newline: it is still being written.
 			data = data[:bytes.LastIndexByte(data, '\n')+1]
-			if len(data) == 0 && start > 0 {
+			if len(data) == 0 && start > lo {
 				pos = start
 				continue // no newline yet in this chunk
 			}
@@ -150,16 +155,16 @@ func eachLineBackward(path string, budget *int64, fn func([]byte) bool) error {
 		end := len(data)
 		for end > 0 {
 			i := bytes.LastIndexByte(data[:end-1], '\n')
-			if i < 0 && start > 0 {
+			if i < 0 && start > lo {
 				break // the line starts in an earlier chunk
 			}
 			if line := data[i+1 : end-1]; len(line) > 0 && !fn(line) {
-				return nil
+				return false, nil
 			}
 			end = i + 1
 		}
 		tail = append(tail[:0:0], data[:end]...)
 		pos = start
 	}
-	return nil
+	return pos > lo, nil
 }

@@ -51,6 +51,9 @@ type Store struct {
 
 	day    string
 	files  map[string]*os.File // index → open file of day
+	// indexes keep the index of each open file; nil when it could not
+	// be opened (the file is then read whole).
+	indexes map[string]*indexWriter
 	pruned time.Time
 
 	groups map[string][]byte // index → lines of one Write, reused
@@ -69,7 +72,7 @@ func Open(dir string, keep time.Duration, now time.Time, log *logrus.Entry) (*St
 		return nil, fmt.Errorf("local documents: %w", err)
 	}
 	s := &Store{dir: dir, keep: keep, log: log, recent: newRecentIDs(recentCapacity),
-		files: map[string]*os.File{}, groups: map[string][]byte{}}
+		files: map[string]*os.File{}, indexes: map[string]*indexWriter{}, groups: map[string][]byte{}}
 	s.prune(now)
 	days, err := Days(dir)
 	if err != nil {
@@ -127,8 +130,9 @@ func (s *Store) Write(docs []Doc, now time.Time) (skipped int, err error) {
 	}
 
 	type written struct {
-		f    *os.File
-		size int64
+		index string
+		f     *os.File
+		size  int64
 	}
 	var done []written
 	undo := func(cause error) error {
@@ -151,7 +155,7 @@ func (s *Store) Write(docs []Doc, now time.Time) (skipped int, err error) {
 		if err != nil {
 			return 0, undo(fmt.Errorf("%s: %w", f.Name(), err))
 		}
-		done = append(done, written{f, size})
+		done = append(done, written{index, f, size})
 		if _, err := f.Write(lines); err != nil {
 			return 0, undo(fmt.Errorf("write %s: %w", f.Name(), err))
 		}
@@ -161,6 +165,13 @@ func (s *Store) Write(docs []Doc, now time.Time) (skipped int, err error) {
 	}
 	for _, id := range ids {
 		s.recent.add(id)
+	}
+	for _, w := range done {
+		if ix := s.indexes[w.index]; ix != nil {
+			if err := ix.appended(w.size, s.groups[w.index]); err != nil {
+				s.log.Warn(err) // the documents are written: only searches slow down
+			}
+		}
 	}
 	return skipped, nil
 }
@@ -173,6 +184,14 @@ func (s *Store) closeFiles() {
 		f.Close()
 		delete(s.files, k)
 	}
+	for k, ix := range s.indexes {
+		if ix != nil {
+			if err := ix.close(); err != nil {
+				s.log.Warn(err)
+			}
+		}
+		delete(s.indexes, k)
+	}
 }
 
 // file returns the day's file of index, opened for appending.
@@ -184,12 +203,16 @@ func (s *Store) file(index string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("local documents: %w", err)
 	}
-	name := FileName(index)
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	path := filepath.Join(dir, FileName(index))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("local documents: %w", err)
 	}
-	s.files[index] = f
+	ix, err := openIndex(path)
+	if err != nil {
+		s.log.Warnf("%v; searches read %s whole", err, path)
+	}
+	s.files[index], s.indexes[index] = f, ix
 	return f, nil
 }
 
@@ -268,6 +291,14 @@ func (s *Store) recover(path string) (int, error) {
 			n++
 		}
 		lines = lines[i+1:]
+	}
+	// The index follows the file (openIndex), its last block written.
+	ix, err := openIndex(path)
+	if err == nil {
+		err = ix.close()
+	}
+	if err != nil {
+		s.log.Warnf("%v; searches read %s whole", err, path)
 	}
 	return n, nil
 }

@@ -1,0 +1,367 @@
+package filestore
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// Reading what a block counts of each document as it is written must cost
+// little next to the write itself, so documents are read by quickScan, a
+// single pass over the bytes that checks the JSON as encoding/json would
+// and picks out the few fields. Whatever it does not read the way the
+// console's search does (escapes or non-ASCII bytes in a name or a value
+// it picks, numbers that may not fit a float64, deep nesting) sends the
+// document to slowFields, which decodes it as the console does.
+
+// readFields reads of a document what its block counts, exactly as the
+// console's search reads it: the document must decode as a JSON object
+// (into map[string]any), and @timestamp be an RFC 3339 string.
+func readFields(doc []byte) fields {
+	if f, ok := quickScan(doc); ok {
+		return f
+	}
+	return slowFields(doc)
+}
+
+// slowFields decodes doc as the console's search does.
+func slowFields(doc []byte) fields {
+	var m map[string]any
+	if json.Unmarshal(doc, &m) != nil {
+		return fields{}
+	}
+	ts, _ := m["@timestamp"].(string)
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return fields{}
+	}
+	return fields{ok: true, at: at, key: Key{Level: Field(m, "log.level"), Agent: Field(m, "agent.id"), Topic: Field(m, "event.dataset")}}
+}
+
+// scanner walks a JSON document once. unsure is set when the document
+// needs slowFields.
+type scanner struct {
+	b      []byte
+	i      int
+	unsure bool
+	bad    bool
+}
+
+// picked are the raw values quickScan keeps: the last of each name, as a
+// decoder into a map keeps.
+type picked struct {
+	timestamp, levelFlat, agentFlat, datasetFlat []byte
+	log, agent, event                            []byte // objects
+}
+
+// quickScan reads doc's fields; ok is false when slowFields must.
+func quickScan(doc []byte) (f fields, ok bool) {
+	s := &scanner{b: doc}
+	s.space()
+	var top picked
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return fields{}, !s.unsure // not an object: no fields, for sure
+	}
+	s.object(1, func(name []byte, value []byte) {
+		switch string(name) {
+		case "@timestamp":
+			top.timestamp = value
+		case "log.level":
+			top.levelFlat = value
+		case "agent.id":
+			top.agentFlat = value
+		case "event.dataset":
+			top.datasetFlat = value
+		case "log":
+			top.log = value
+		case "agent":
+			top.agent = value
+		case "event":
+			top.event = value
+		}
+	})
+	s.space()
+	if s.i != len(s.b) {
+		s.bad = true
+	}
+	if s.unsure {
+		return fields{}, false
+	}
+	if s.bad {
+		return fields{}, true
+	}
+	ts, sure := quickText(top.timestamp)
+	if !sure {
+		return fields{}, false
+	}
+	if top.timestamp == nil || top.timestamp[0] != '"' {
+		return fields{}, true
+	}
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return fields{}, true
+	}
+	f = fields{ok: true, at: at}
+	var s1, s2, s3 bool
+	f.key.Level, s1 = pick(top.levelFlat, top.log, "level")
+	f.key.Agent, s2 = pick(top.agentFlat, top.agent, "id")
+	f.key.Topic, s3 = pick(top.datasetFlat, top.event, "dataset")
+	return f, s1 && s2 && s3
+}
+
+// pick is Field of a name written flat (raw non-nil) or nested in an
+// object; sure is false when slowFields must read it.
+func pick(flat, object []byte, name string) (text string, sure bool) {
+	if flat != nil {
+		return quickText(flat)
+	}
+	if len(object) == 0 || object[0] != '{' {
+		return "", true // missing, or not an object
+	}
+	s := &scanner{b: object}
+	var value []byte
+	s.object(2, func(n, v []byte) {
+		if string(n) == name {
+			value = v
+		}
+	})
+	if s.unsure || s.bad {
+		return "", false
+	}
+	return quickText(value)
+}
+
+// quickText is Text of a raw scalar; sure is false for what it does not
+// read as encoding/json would.
+func quickText(raw []byte) (string, bool) {
+	switch {
+	case len(raw) == 0, raw[0] == '{', raw[0] == '[', string(raw) == "null":
+		return "", true
+	case string(raw) == "true", string(raw) == "false":
+		return string(raw), true
+	case raw[0] == '"':
+		inner := raw[1 : len(raw)-1]
+		if bytes.IndexByte(inner, '\\') >= 0 || !ascii(inner) {
+			return "", false
+		}
+		return string(inner), true
+	}
+	return "", false // a number: its text is fmt's of a float64
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxQuickDepth is the deepest nesting quickScan follows.
+const maxQuickDepth = 64
+
+func (s *scanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// value skips one value and returns its bytes.
+func (s *scanner) value(depth int) []byte {
+	s.space()
+	if s.i >= len(s.b) {
+		s.bad = true
+		return nil
+	}
+	start := s.i
+	switch c := s.b[s.i]; {
+	case c == '{':
+		s.object(depth+1, nil)
+	case c == '[':
+		s.array(depth + 1)
+	case c == '"':
+		s.str()
+	case c == '-' || (c >= '0' && c <= '9'):
+		s.number()
+	case bytes.HasPrefix(s.b[s.i:], []byte("true")):
+		s.i += 4
+	case bytes.HasPrefix(s.b[s.i:], []byte("false")):
+		s.i += 5
+	case bytes.HasPrefix(s.b[s.i:], []byte("null")):
+		s.i += 4
+	default:
+		s.bad = true
+	}
+	return s.b[start:s.i]
+}
+
+// object skips an object, calling member for each, when not nil.
+func (s *scanner) object(depth int, member func(name, value []byte)) {
+	if depth > maxQuickDepth {
+		s.unsure = true
+	}
+	s.i++ // {
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return
+	}
+	for !s.bad && !s.unsure {
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			s.bad = true
+			return
+		}
+		start := s.i
+		s.str()
+		name := s.b[start+1 : max(start+1, s.i-1)]
+		if bytes.IndexByte(name, '\\') >= 0 || !ascii(name) {
+			s.unsure = true // a name that may decode to one picked
+		}
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			s.bad = true
+			return
+		}
+		s.i++
+		v := s.value(depth)
+		if member != nil && !s.bad {
+			member(name, v)
+		}
+		s.space()
+		if s.i >= len(s.b) {
+			s.bad = true
+			return
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return
+		default:
+			s.bad = true
+			return
+		}
+	}
+}
+
+func (s *scanner) array(depth int) {
+	if depth > maxQuickDepth {
+		s.unsure = true
+	}
+	s.i++ // [
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return
+	}
+	for !s.bad && !s.unsure {
+		s.value(depth)
+		s.space()
+		if s.i >= len(s.b) {
+			s.bad = true
+			return
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return
+		default:
+			s.bad = true
+			return
+		}
+	}
+}
+
+// str skips a string, checking its escapes.
+func (s *scanner) str() {
+	s.i++ // "
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return
+		case c < 0x20:
+			s.bad = true
+			return
+		case c == '\\':
+			if s.i+1 >= len(s.b) {
+				s.bad = true
+				return
+			}
+			switch s.b[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i += 2
+			case 'u':
+				if s.i+6 > len(s.b) || !hex4(s.b[s.i+2:s.i+6]) {
+					s.bad = true
+					return
+				}
+				s.i += 6
+			default:
+				s.bad = true
+				return
+			}
+		default:
+			s.i++
+		}
+	}
+	s.bad = true // not closed
+}
+
+func hex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// number skips a number as JSON writes them. One with an exponent or
+// many digits might not fit a float64, which fails a decode into
+// map[string]any: unsure.
+func (s *scanner) number() {
+	start := s.i
+	if s.b[s.i] == '-' {
+		s.i++
+	}
+	digits := func() int {
+		n := 0
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+			n++
+		}
+		return n
+	}
+	if s.i < len(s.b) && s.b[s.i] == '0' {
+		s.i++
+	} else if digits() == 0 {
+		s.bad = true
+		return
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if digits() == 0 {
+			s.bad = true
+			return
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.unsure = true
+		return
+	}
+	if s.i-start > 300 {
+		s.unsure = true
+	}
+}
