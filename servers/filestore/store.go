@@ -49,12 +49,12 @@ type Store struct {
 	log    *logrus.Entry
 	recent *recentIDs
 
-	day    string
-	files  map[string]*os.File // index → open file of day
+	day   string
+	files map[string]*os.File // index → open file of day
 	// indexes keep the index of each open file; nil when it could not
 	// be opened (the file is then read whole).
 	indexes map[string]*indexWriter
-	pruned time.Time
+	pruned  time.Time
 
 	groups map[string][]byte // index → lines of one Write, reused
 }
