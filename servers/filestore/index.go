@@ -229,6 +229,14 @@ func (w *indexWriter) drop(cause error) error {
 	return fmt.Errorf("%w; the index is dropped, searches read the whole file", cause)
 }
 
+// abandon closes the index without writing the open block.
+func (w *indexWriter) abandon() {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+}
+
 // close writes the open block to the index and closes it.
 func (w *indexWriter) close() error {
 	if w.f == nil {

@@ -208,6 +208,9 @@ func (s *Store) file(index string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local documents: %w", err)
 	}
+	if old := s.indexes[index]; old != nil {
+		old.abandon() // its file was closed under it: openIndex starts over
+	}
 	ix, err := openIndex(path)
 	if err != nil {
 		s.log.Warnf("%v; searches read %s whole", err, path)

@@ -183,3 +183,24 @@ func (b *builder) summary() Summary {
 	}
 	return s
 }
+
+// timeUnknown reports whether a block's times did not fit Min and Max.
+func (s Summary) timeUnknown() bool { return s.Min == math.MinInt64 }
+
+// Overlaps reports whether some document of the block may have its
+// @timestamp in [from, to).
+func (s Summary) Overlaps(from, to time.Time) bool {
+	if s.Docs == 0 {
+		return false
+	}
+	return s.timeUnknown() || (!s.MaxTime().Before(from) && s.MinTime().Before(to))
+}
+
+// Within reports whether every document of the block with a @timestamp
+// has it in [from, to).
+func (s Summary) Within(from, to time.Time) bool {
+	if s.Docs == 0 {
+		return true
+	}
+	return !s.timeUnknown() && !s.MinTime().Before(from) && s.MaxTime().Before(to)
+}
