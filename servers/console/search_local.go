@@ -100,7 +100,6 @@ func (q localQuery) matches(doc map[string]any) bool {
 	return true
 }
 
-
 // mayMatch reports whether a document may hold q's words, from its bytes
 // alone, so that most documents of a word search need no decoding: a line
 // of ASCII without a backslash holds its message as written, so a word
