@@ -23,7 +23,16 @@ import (
 // can hold an event newer than the page's oldest. What is read is bounded
 // by localScanBytes; past it, the answer says it is partial.
 func searchLocal(dir string, pattern *indexname.Pattern, req searchRequest, q localQuery) (SearchAnswer, error) {
-	s := newLocalSearch(req, q)
+	s := newLocalSearch(req, q, localScanBytes)
+	if err := s.run(dir, pattern); err != nil {
+		return SearchAnswer{}, err
+	}
+	return s.answer(), nil
+}
+
+// run reads and counts what the search needs.
+func (s *localSearch) run(dir string, pattern *indexname.Pattern) error {
+	req, q := s.req, s.q
 	topics := req.filters["event.dataset"]
 	index := func(name string) bool {
 		if strings.HasPrefix(name, "deadletter-") {
@@ -52,7 +61,7 @@ func searchLocal(dir string, pattern *indexname.Pattern, req searchRequest, q lo
 		return nil
 	})
 	if err != nil {
-		return SearchAnswer{}, err
+		return err
 	}
 	// The lines no index sums up are the newest of their file (or a file
 	// written before indexes were): read first, then the others newest
@@ -61,7 +70,7 @@ func searchLocal(dir string, pattern *indexname.Pattern, req searchRequest, q lo
 	for _, b := range append(unknown, reads...) {
 		if err := s.read(b, true); err != nil || s.cut {
 			if err != nil {
-				return SearchAnswer{}, err
+				return err
 			}
 			break
 		}
@@ -72,10 +81,10 @@ func searchLocal(dir string, pattern *indexname.Pattern, req searchRequest, q lo
 			break
 		}
 		if err := s.read(b, false); err != nil {
-			return SearchAnswer{}, err
+			return err
 		}
 	}
-	return s.answer(), nil
+	return nil
 }
 
 // newestFirst orders indexed blocks by their newest event, newest first.
@@ -91,12 +100,13 @@ type localSearch struct {
 	bars   map[time.Time]*Bucket
 	facets map[string]map[string]int64
 	page   []localDoc // the size newest matches after after, newest first
-	budget int64
-	cut    bool // the budget ran out: some blocks were not read
+	bound  int64      // of what is read
+	budget int64      // of it, left
+	cut    bool       // the budget ran out: some blocks were not read
 }
 
-func newLocalSearch(req searchRequest, q localQuery) *localSearch {
-	s := &localSearch{req: req, q: q, bars: map[time.Time]*Bucket{}, facets: map[string]map[string]int64{}, budget: localScanBytes}
+func newLocalSearch(req searchRequest, q localQuery, bound int64) *localSearch {
+	s := &localSearch{req: req, q: q, bars: map[time.Time]*Bucket{}, facets: map[string]map[string]int64{}, bound: bound, budget: bound}
 	if req.after != nil {
 		ms, _ := req.after[0].(float64)
 		id, _ := req.after[1].(string)
@@ -252,7 +262,7 @@ func (s *localSearch) answer() SearchAnswer {
 		out.After = string(a)
 	}
 	if s.cut {
-		out.Warnings = append(out.Warnings, fmt.Sprintf("the search read its bound of %d MiB of the local files and stopped: events it did not reach are left out, the total is a lower bound", localScanBytes>>20))
+		out.Warnings = append(out.Warnings, fmt.Sprintf("the search read its bound of %d MiB of the local files and stopped: events it did not reach are left out, the total is a lower bound", s.bound>>20))
 	}
 	if req.after != nil {
 		return out

@@ -17,6 +17,11 @@ const (
 	// one minute, ends before a document of another minute, so that a
 	// histogram of bars of a minute or more counts it whole.
 	minuteBlockDocs = 32
+	// slot: a block of documents all of one slot ends before a document
+	// of another, however few it holds, so that a histogram of bars of
+	// slot or more (a range of 15 hours or more) counts it whole when
+	// documents come slowly.
+	slot = 30 * time.Minute
 	// maxBlockKeys is how many distinct (level, agent, topic) a block
 	// counts; past it, the block has no counts and must be read.
 	maxBlockKeys = 64
@@ -107,16 +112,18 @@ func Text(v any) string {
 
 // builder sums up the block being written.
 type builder struct {
-	sum    Summary
-	lines  int
-	minute time.Time // of the block's first timed document
-	mixed  bool      // its timed documents are of more than one minute
-	counts map[Key]int64
+	sum   Summary
+	lines int
+	first time.Time // of the block's first timed document
+	// mixedMinute and mixedSlot are set once its timed documents are of
+	// more than one minute, of more than one slot.
+	mixedMinute, mixedSlot bool
+	counts                 map[Key]int64
 }
 
 func (b *builder) reset(off int64) {
 	b.sum = Summary{Off: off, End: off, Min: math.MaxInt64, Max: math.MinInt64}
-	b.lines, b.mixed = 0, false
+	b.lines, b.mixedMinute, b.mixedSlot = 0, false, false
 	clear(b.counts)
 }
 
@@ -129,8 +136,16 @@ func (b *builder) endsBefore(f fields, n int64) bool {
 	if b.sum.End-b.sum.Off+n > blockBytes {
 		return true
 	}
-	return f.ok && b.sum.Docs >= minuteBlockDocs && !b.mixed && !f.at.Truncate(time.Minute).Equal(b.minute)
+	if !f.ok || b.sum.Docs == 0 {
+		return false
+	}
+	return (!b.mixedMinute && b.sum.Docs >= minuteBlockDocs && !sameSpan(f.at, b.first, time.Minute)) ||
+		(!b.mixedSlot && !sameSpan(f.at, b.first, slot))
 }
+
+// sameSpan reports whether a and b fall in the same span of d, as the
+// histogram's bars do (time.Truncate).
+func sameSpan(a, b time.Time, d time.Duration) bool { return a.Truncate(d).Equal(b.Truncate(d)) }
 
 // add counts a line of n bytes (newline included) with fields f.
 func (b *builder) add(f fields, n int64) {
@@ -139,11 +154,11 @@ func (b *builder) add(f fields, n int64) {
 	if !f.ok {
 		return
 	}
-	minute := f.at.Truncate(time.Minute)
 	if b.sum.Docs == 0 {
-		b.minute = minute
-	} else if !minute.Equal(b.minute) {
-		b.mixed = true
+		b.first = f.at
+	} else {
+		b.mixedMinute = b.mixedMinute || !sameSpan(f.at, b.first, time.Minute)
+		b.mixedSlot = b.mixedSlot || !sameSpan(f.at, b.first, slot)
 	}
 	b.sum.Docs++
 	if y := f.at.Year(); y < 1678 || y > 2261 { // outside Unix nanoseconds
