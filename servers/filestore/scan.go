@@ -282,41 +282,52 @@ func (s *scanner) array(depth int) {
 	}
 }
 
+// strStop marks the bytes a string's scan stops at: its end, an escape,
+// and the control characters JSON refuses in a string.
+var strStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 // str skips a string, checking its escapes.
 func (s *scanner) str() {
-	s.i++ // "
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
+	b, i := s.b, s.i+1 // after the "
+	for i < len(b) {
+		if !strStop[b[i]] {
+			i++
+			continue
+		}
+		switch c := b[i]; {
 		case c == '"':
-			s.i++
+			s.i = i + 1
 			return
 		case c < 0x20:
-			s.bad = true
+			s.i, s.bad = i, true
 			return
-		case c == '\\':
-			if s.i+1 >= len(s.b) {
-				s.bad = true
+		}
+		// A backslash.
+		if i+1 >= len(b) {
+			s.i, s.bad = i, true
+			return
+		}
+		switch b[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if i+6 > len(b) || !hex4(b[i+2:i+6]) {
+				s.i, s.bad = i, true
 				return
 			}
-			switch s.b[s.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
-			case 'u':
-				if s.i+6 > len(s.b) || !hex4(s.b[s.i+2:s.i+6]) {
-					s.bad = true
-					return
-				}
-				s.i += 6
-			default:
-				s.bad = true
-				return
-			}
+			i += 6
 		default:
-			s.i++
+			s.i, s.bad = i, true
+			return
 		}
 	}
-	s.bad = true // not closed
+	s.i, s.bad = i, true // not closed
 }
 
 func hex4(b []byte) bool {

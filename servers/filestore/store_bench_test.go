@@ -44,3 +44,27 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+// benchLine is one document as BenchmarkWrite writes them.
+var benchLine = []byte(`{"@timestamp":"2026-11-26T10:00:08.640Z","message":"GET /api/orders/100 200 100 ms user=u100","agent":{"id":"10.0.0.0"},"log":{"level":"info","file":{"path":"/var/log/app/access.log"},"offset":12000},"event":{"id":"b-000000100","dataset":"bench"}}`)
+
+// BenchmarkReadFields times what the index reads of each document
+// written, against decoding it whole as the console does:
+//
+//	go test -run '^$' -bench ReadFields ./servers/filestore/
+func BenchmarkReadFields(b *testing.B) {
+	b.Run("quick", func(b *testing.B) {
+		for b.Loop() {
+			if !readFields(benchLine).ok {
+				b.Fatal("not read")
+			}
+		}
+	})
+	b.Run("decoded", func(b *testing.B) {
+		for b.Loop() {
+			if !slowFields(benchLine).ok {
+				b.Fatal("not read")
+			}
+		}
+	})
+}
