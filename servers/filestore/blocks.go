@@ -77,6 +77,9 @@ func fileBlocks(path, name string, fn func(Block) error) error {
 	end := int64(0)
 	if len(idx) > 0 {
 		blocks, _ := parseIndex(idx, st.Size())
+		if !endsLine(path, blocks) {
+			blocks = nil
+		}
 		for _, s := range blocks {
 			if err := fn(Block{Path: path, Index: name, Indexed: true, Summary: s}); err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // IndexExt ends the name of a document file's index, next to it:
@@ -32,6 +33,8 @@ type indexWriter struct {
 	f    *os.File // nil once writing it failed: the file is then read whole
 	b    builder  // the block being written, not yet in the index
 	buf  []byte
+	// summed is how many bytes of the file openIndex found not indexed.
+	summed int64
 }
 
 // readIndex reads the index at path of a document file of size bytes
@@ -45,7 +48,27 @@ func readIndex(path string, size int64) ([]Summary, int64, error) {
 		return nil, 0, fmt.Errorf("local documents: %w", err)
 	}
 	blocks, used := parseIndex(data, size)
+	if !endsLine(strings.TrimSuffix(path, IndexExt), blocks) {
+		return nil, 0, nil
+	}
 	return blocks, used, nil
+}
+
+// endsLine reports whether the last of blocks ends a line of the document
+// file at path, as it did when it was written: an index beside another
+// file than its own (a file restored from elsewhere) is not trusted.
+func endsLine(path string, blocks []Summary) bool {
+	if len(blocks) == 0 {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	_, err = f.ReadAt(b, blocks[len(blocks)-1].End-1)
+	return err == nil && b[0] == '\n'
 }
 
 // parseIndex reads the blocks of an index that agree with a document
@@ -117,6 +140,7 @@ func openIndex(data string) (*indexWriter, error) {
 		end = blocks[len(blocks)-1].End
 	}
 	w.b.reset(end)
+	w.summed = st.Size() - end
 	if err := w.sumUp(data, end, st.Size()); err != nil {
 		f.Close()
 		return nil, err

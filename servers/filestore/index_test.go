@@ -151,6 +151,10 @@ func TestIndexAgreesWithFileAfterCrash(t *testing.T) {
 		"written before indexes": func(t *testing.T, _, idx string) {
 			os.Remove(idx)
 		},
+		"beside another file": func(t *testing.T, data, _ string) {
+			b, _ := os.ReadFile(data)
+			os.WriteFile(data, append([]byte("{}\n"), b...), 0o600) // restored from elsewhere
+		},
 		"another version": func(t *testing.T, _, idx string) {
 			b, _ := os.ReadFile(idx)
 			os.WriteFile(idx, bytes.Replace(b, []byte(`"brun_index":1`), []byte(`"brun_index":9`), 1), 0o600)
@@ -170,6 +174,9 @@ func TestIndexAgreesWithFileAfterCrash(t *testing.T) {
 			before := checkIndex(t, data) // readers: only what agrees
 			if name == "file shorter than its index" && indexed(before) == 0 {
 				t.Fatal("no block of the index was kept")
+			}
+			if name == "beside another file" && indexed(before) != 0 {
+				t.Fatal("an index beside another file was trusted")
 			}
 			s = open(t, dir)
 			blocks := checkIndex(t, data)

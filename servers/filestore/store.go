@@ -298,6 +298,9 @@ func (s *Store) recover(path string) (int, error) {
 	// The index follows the file (openIndex), its last block written.
 	ix, err := openIndex(path)
 	if err == nil {
+		if ix.summed > startupTail {
+			s.log.Infof("indexed %s: %d MiB of documents written before its index", path, ix.summed>>20)
+		}
 		err = ix.close()
 	}
 	if err != nil {
