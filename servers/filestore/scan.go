@@ -38,48 +38,42 @@ func slowFields(doc []byte) fields {
 	return fields{ok: true, at: at, key: Key{Level: Field(m, "log.level"), Agent: Field(m, "agent.id"), Topic: Field(m, "event.dataset")}}
 }
 
-// scanner walks a JSON document once. unsure is set when the document
-// needs slowFields.
+// scanner walks a JSON document once, keeping what quickScan picks.
+// unsure is set when the document needs slowFields, bad when it is no
+// JSON.
 type scanner struct {
 	b      []byte
 	i      int
 	unsure bool
 	bad    bool
+	p      picked
 }
 
 // picked are the raw values quickScan keeps: the last of each name, as a
 // decoder into a map keeps.
 type picked struct {
 	timestamp, levelFlat, agentFlat, datasetFlat []byte
-	log, agent, event                            []byte // objects
+	log, agent, event                            []byte
+	level, id, dataset                           []byte // of the last log, agent, event
 }
+
+// Where an object is, for what it picks.
+const (
+	inOther = iota
+	inTop
+	inLog
+	inAgent
+	inEvent
+)
 
 // quickScan reads doc's fields; ok is false when slowFields must.
 func quickScan(doc []byte) (f fields, ok bool) {
 	s := &scanner{b: doc}
 	s.space()
-	var top picked
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
-		return fields{}, !s.unsure // not an object: no fields, for sure
+		return fields{}, true // not an object: no fields, for sure
 	}
-	s.object(1, func(name []byte, value []byte) {
-		switch string(name) {
-		case "@timestamp":
-			top.timestamp = value
-		case "log.level":
-			top.levelFlat = value
-		case "agent.id":
-			top.agentFlat = value
-		case "event.dataset":
-			top.datasetFlat = value
-		case "log":
-			top.log = value
-		case "agent":
-			top.agent = value
-		case "event":
-			top.event = value
-		}
-	})
+	s.object(1, inTop)
 	s.space()
 	if s.i != len(s.b) {
 		s.bad = true
@@ -90,11 +84,12 @@ func quickScan(doc []byte) (f fields, ok bool) {
 	if s.bad {
 		return fields{}, true
 	}
-	ts, sure := quickText(top.timestamp)
+	p := &s.p
+	ts, sure := quickText(p.timestamp)
 	if !sure {
 		return fields{}, false
 	}
-	if top.timestamp == nil || top.timestamp[0] != '"' {
+	if p.timestamp == nil || p.timestamp[0] != '"' {
 		return fields{}, true
 	}
 	at, err := time.Parse(time.RFC3339Nano, ts)
@@ -103,32 +98,78 @@ func quickScan(doc []byte) (f fields, ok bool) {
 	}
 	f = fields{ok: true, at: at}
 	var s1, s2, s3 bool
-	f.key.Level, s1 = pick(top.levelFlat, top.log, "level")
-	f.key.Agent, s2 = pick(top.agentFlat, top.agent, "id")
-	f.key.Topic, s3 = pick(top.datasetFlat, top.event, "dataset")
+	f.key.Level, s1 = pick(p.levelFlat, p.log, p.level)
+	f.key.Agent, s2 = pick(p.agentFlat, p.agent, p.id)
+	f.key.Topic, s3 = pick(p.datasetFlat, p.event, p.dataset)
 	return f, s1 && s2 && s3
 }
 
-// pick is Field of a name written flat (raw non-nil) or nested in an
-// object; sure is false when slowFields must read it.
-func pick(flat, object []byte, name string) (text string, sure bool) {
+// pick is Field of a name written flat (flat non-nil) or in an object
+// (nested, its value there); sure is false when slowFields must read it.
+func pick(flat, object, nested []byte) (text string, sure bool) {
 	if flat != nil {
 		return quickText(flat)
 	}
 	if len(object) == 0 || object[0] != '{' {
 		return "", true // missing, or not an object
 	}
-	s := &scanner{b: object}
-	var value []byte
-	s.object(2, func(n, v []byte) {
-		if string(n) == name {
-			value = v
+	return quickText(nested)
+}
+
+// record keeps a member's value when it is one picked.
+func (s *scanner) record(in int, name, value []byte) {
+	p := &s.p
+	switch in {
+	case inTop:
+		switch string(name) {
+		case "@timestamp":
+			p.timestamp = value
+		case "log.level":
+			p.levelFlat = value
+		case "agent.id":
+			p.agentFlat = value
+		case "event.dataset":
+			p.datasetFlat = value
+		case "log":
+			p.log = value
+		case "agent":
+			p.agent = value
+		case "event":
+			p.event = value
 		}
-	})
-	if s.unsure || s.bad {
-		return "", false
+	case inLog:
+		if string(name) == "level" {
+			p.level = value
+		}
+	case inAgent:
+		if string(name) == "id" {
+			p.id = value
+		}
+	case inEvent:
+		if string(name) == "dataset" {
+			p.dataset = value
+		}
 	}
-	return quickText(value)
+}
+
+// child is where the value of member name of an object in is, forgetting
+// what an earlier member of that name gave.
+func (s *scanner) child(in int, name []byte) int {
+	if in != inTop {
+		return inOther
+	}
+	switch string(name) {
+	case "log":
+		s.p.level = nil
+		return inLog
+	case "agent":
+		s.p.id = nil
+		return inAgent
+	case "event":
+		s.p.dataset = nil
+		return inEvent
+	}
+	return inOther
 }
 
 // quickText is Text of a raw scalar; sure is false for what it does not
@@ -182,7 +223,7 @@ func (s *scanner) value(depth int) []byte {
 	start := s.i
 	switch c := s.b[s.i]; {
 	case c == '{':
-		s.object(depth+1, nil)
+		s.object(depth+1, inOther)
 	case c == '[':
 		s.array(depth + 1)
 	case c == '"':
@@ -201,8 +242,8 @@ func (s *scanner) value(depth int) []byte {
 	return s.b[start:s.i]
 }
 
-// object skips an object, calling member for each, when not nil.
-func (s *scanner) object(depth int, member func(name, value []byte)) {
+// object skips an object, recording what it picks of one in in.
+func (s *scanner) object(depth, in int) {
 	if depth > maxQuickDepth {
 		s.unsure = true
 	}
@@ -230,9 +271,15 @@ func (s *scanner) object(depth int, member func(name, value []byte)) {
 			return
 		}
 		s.i++
-		v := s.value(depth)
-		if member != nil && !s.bad {
-			member(name, v)
+		s.space()
+		at := s.i
+		if c := s.child(in, name); c != inOther && s.i < len(s.b) && s.b[s.i] == '{' {
+			s.object(depth+1, c)
+		} else {
+			s.value(depth)
+		}
+		if in != inOther && !s.bad {
+			s.record(in, name, s.b[at:s.i])
 		}
 		s.space()
 		if s.i >= len(s.b) {
