@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 )
@@ -220,22 +221,46 @@ func (w *indexWriter) write() error {
 	return nil
 }
 
-// appended sums up lines, written to the document file at offset at. It
-// is called once they are on disk. When the index can't follow (it
-// failed before, or at is not where its blocks end) it is removed, so
-// that readers read the file whole, and the error says why.
-func (w *indexWriter) appended(at int64, lines []byte) error {
+// staged is lines summed up ahead, as if appended where the index's
+// blocks end: the blocks they end (buf) and the block left open.
+type staged struct {
+	w    *indexWriter // the index it was summed up for
+	from int64        // where its blocks ended then
+	b    builder
+	buf  []byte
+}
+
+// stage sums up lines without changing w. A Write calls it while its
+// lines are written and fsynced, and hands the result to appended once
+// they are on disk: with a core to spare, the index costs the write
+// little.
+func (w *indexWriter) stage(lines []byte) *staged {
+	t := &indexWriter{b: w.b}
+	t.b.counts = maps.Clone(w.b.counts)
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		t.add(lines[:i+1])
+		lines = lines[i+1:]
+	}
+	return &staged{w: w, from: w.b.sum.End, b: t.b, buf: t.buf}
+}
+
+// appended sums up lines, written to the document file at offset at, or
+// takes st, what stage summed up of them ahead. It is called once they
+// are on disk. When the index can't follow (it failed before, or at is
+// not where its blocks end) it is removed, so that readers read the file
+// whole, and the error says why.
+func (w *indexWriter) appended(at int64, lines []byte, st *staged) error {
 	if w.f == nil {
 		return nil
 	}
 	if at != w.b.sum.End {
 		return w.drop(fmt.Errorf("%s sums up %d bytes of documents, but documents were written at %d", w.path, w.b.sum.End, at))
 	}
-	for len(lines) > 0 {
-		i := bytes.IndexByte(lines, '\n')
-		w.add(lines[:i+1])
-		lines = lines[i+1:]
+	if st == nil || st.w != w || st.from != at {
+		st = w.stage(lines)
 	}
+	w.b, w.buf = st.b, append(w.buf, st.buf...)
 	if err := w.write(); err != nil {
 		return w.drop(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -143,6 +144,22 @@ func (s *Store) Write(docs []Doc, now time.Time) (skipped int, err error) {
 		}
 		return cause
 	}
+	// The lines of open files are summed up for their indexes while they
+	// are written and fsynced.
+	ahead := make(map[string]*staged, len(s.groups))
+	var mu sync.Mutex
+	var summing sync.WaitGroup
+	defer summing.Wait()
+	for index, lines := range s.groups {
+		if ix := s.indexes[index]; ix != nil && ix.f != nil && len(lines) > 0 {
+			summing.Go(func() {
+				st := ix.stage(lines)
+				mu.Lock()
+				ahead[index] = st
+				mu.Unlock()
+			})
+		}
+	}
 	for index, lines := range s.groups {
 		if len(lines) == 0 {
 			continue
@@ -166,9 +183,10 @@ func (s *Store) Write(docs []Doc, now time.Time) (skipped int, err error) {
 	for _, id := range ids {
 		s.recent.add(id)
 	}
+	summing.Wait()
 	for _, w := range done {
 		if ix := s.indexes[w.index]; ix != nil {
-			if err := ix.appended(w.size, s.groups[w.index]); err != nil {
+			if err := ix.appended(w.size, s.groups[w.index], ahead[w.index]); err != nil {
 				s.log.Warn(err) // the documents are written: only searches slow down
 			}
 		}
