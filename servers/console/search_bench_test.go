@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,18 @@ func BenchmarkSearchMillionLocal(b *testing.B) {
 		}
 	}
 	store.Close()
+	var data, index int64
+	filepath.WalkDir(cfg.LocalESDir(), func(path string, d os.DirEntry, err error) error {
+		if info, err := d.Info(); err == nil && !d.IsDir() {
+			if strings.HasSuffix(path, filestore.IndexExt) {
+				index += info.Size()
+			} else {
+				data += info.Size()
+			}
+		}
+		return nil
+	})
+	b.Logf("%d MiB of documents, their index %d KiB", data>>20, index>>10)
 	s := New(&cfg, nil, cfg.Console.Token)
 	b.ResetTimer()
 	benchCases(b, s.Handler(), cfg.Console.Token, true)
