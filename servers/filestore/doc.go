@@ -23,9 +23,9 @@
 //	scan.go     the one pass over a document that reads what its block
 //	            counts, as the console's decoding would
 //	read.go     the readers the console uses: the newest documents first
-//	            (Latest), or each document from a day on (Each)
-//	blocks.go   the blocks of the files, from their indexes (Blocks), and
-//	            the lines of one (ReadBlock)
+//	            (Latest), each document from a day on (Each), the blocks
+//	            of the files from their indexes (Blocks) and the lines of
+//	            one (ReadBlock)
 //
 // A Write returns only once its documents are on disk (fsync), so the
 // transfer acks nothing that a crash could lose. A failed Write leaves its
