@@ -279,3 +279,66 @@ func TestQuickScanAgreesWithDecoder(t *testing.T) {
 		t.Errorf("quickScan read %d of %d documents itself", sure, len(docs))
 	}
 }
+
+// A reader while the store writes sees only blocks whose lines are in the
+// file, summed up as they are.
+func TestBlocksWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	path := filepath.Join(dir, "2026-11-26", "app.ndjson")
+	s.Write([]Doc{timedDoc("app", 0, day1)}, day1)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for batch := range 30 {
+			var ds []Doc
+			for i := range 100 {
+				seq := 1 + batch*100 + i
+				ds = append(ds, timedDoc("app", seq, day1.Add(time.Duration(seq)*time.Second)))
+			}
+			if _, err := s.Write(ds, day1); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	checked := 0
+	for done := false; !done; {
+		select {
+		case <-written:
+			done = true
+		default:
+		}
+		var blocks []Block
+		Blocks(dir, func(string) bool { return true }, day1, func(b Block) error {
+			if b.Indexed {
+				b.Keys = append([]KeyCount(nil), b.Keys...)
+				blocks = append(blocks, b)
+			}
+			return nil
+		})
+		data, err := os.ReadFile(path) // it only grows
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range blocks {
+			if b.End > int64(len(data)) {
+				t.Fatalf("block [%d, %d) of a file of %d bytes", b.Off, b.End, len(data))
+			}
+			var want builder
+			want.reset(b.Off)
+			for _, line := range bytes.SplitAfter(data[b.Off:b.End], []byte("\n")) {
+				if len(line) > 0 {
+					want.add(readFields(bytes.TrimSuffix(line, []byte("\n"))), int64(len(line)))
+				}
+			}
+			if got, w := fmt.Sprint(b.Summary), fmt.Sprint(want.summary()); got != w {
+				t.Fatalf("block [%d, %d):\n got %s\nwant %s", b.Off, b.End, got, w)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Error("no block was checked")
+	}
+}
