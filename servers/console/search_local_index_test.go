@@ -279,3 +279,47 @@ func TestSearchLocalBoundIsReported(t *testing.T) {
 		t.Errorf("a word search over more than 256 KiB, bound to 256 KiB: total %d, exact %v, warnings %q", a.Total, a.TotalExact, a.Warnings)
 	}
 }
+
+// Events of the same time in several files, their blocks as new as each
+// other: pages of any size hold each event once, in the full scan's
+// order (time, then event.id).
+func TestSearchLocalIndexTies(t *testing.T) {
+	cfg := config.Default()
+	cfg.Brun.DataDir = t.TempDir()
+	dir := cfg.LocalESDir()
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	s, err := filestore.Open(dir, 30*24*time.Hour, indexTestDay, logrus.NewEntry(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []filestore.Doc
+	for i := range 1600 {
+		topic := []string{"web", "db", "auth", "mail"}[i%4]
+		at := indexTestDay.Add(time.Duration(i/160) * time.Minute) // a block a minute in each file
+		id := fmt.Sprintf("t-%04d", (i*37)%1600)
+		docs = append(docs, filestore.Doc{Index: topic + "-2026.12.03", ID: id, Source: fmt.Appendf(nil,
+			`{"@timestamp":%q,"message":"tie %d","log":{"level":"info"},"event":{"id":%q,"dataset":%q}}`, at.Format(time.RFC3339Nano), i, id, topic)})
+	}
+	if _, err := s.Write(docs, indexTestDay); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	full := fullScanCopy(t, dir)
+	for _, size := range []string{"1", "39", "40", "41", "200"} {
+		v := url.Values{"from": {"2026-12-03T00:00:00Z"}, "to": {"2026-12-04T00:00:00Z"}, "size": {size}}
+		for page := 0; page < 50; page++ {
+			got, _ := runLocal(t, dir, v)
+			want, _ := runLocal(t, full, v)
+			gotJSON, _ := json.Marshal(got)
+			wantJSON, _ := json.Marshal(want)
+			if string(gotJSON) != string(wantJSON) {
+				t.Fatalf("%v:\nindexed   %s\nfull scan %s", v, gotJSON, wantJSON)
+			}
+			if got.After == "" {
+				break
+			}
+			v.Set("after", got.After)
+		}
+	}
+}
