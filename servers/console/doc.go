@@ -9,7 +9,8 @@
 //   - a job's latest events (events.go), read from where the transfer
 //     stores them: Elasticsearch's _search, or the local files when
 //     es.endpoints is empty;
-//   - the search over every topic (search.go, search_local.go): a query,
+//   - the search over every topic (search.go; search_local.go and
+//     search_local_blocks.go over the local files' indexes): a query,
 //     a time range and filters, with a histogram by level and facets; the
 //     lines around an event in its file (surrounding.go); links to Kibana
 //     Discover when [console] kibana.url is set (kibana.go);

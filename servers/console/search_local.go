@@ -1,15 +1,11 @@
 package console
 
 import (
-	"cmp"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"brun/servers/filestore"
-	"brun/servers/indexname"
 )
 
 // localQuery is q as local mode reads it: field:value terms, each of which
@@ -74,7 +70,7 @@ type localDoc struct {
 	level string
 }
 
-// key orders documents as Elasticsearch's sort does: @timestamp, then
+// before orders documents as Elasticsearch's sort does: @timestamp, then
 // event.id, both descending.
 func (d localDoc) before(o localDoc) bool {
 	if c := d.at.Compare(o.at); c != 0 {
@@ -83,136 +79,11 @@ func (d localDoc) before(o localDoc) bool {
 	return d.id > o.id
 }
 
-// searchLocal answers req from the local files under dir: every document
-// written on or after from's day (newest first, at most localScanBytes)
-// is read once; the matches are counted into the total, the histogram
-// and the facets, and the page is the size newest after req.after.
-func searchLocal(dir string, pattern *indexname.Pattern, req searchRequest, q localQuery) (SearchAnswer, error) {
-	out := SearchAnswer{Source: "files", TotalExact: true, Hits: []SearchHit{}, From: req.from.UTC(), To: req.to.UTC(), Interval: req.interval.name}
-	var after *localDoc
-	if req.after != nil {
-		ms, _ := req.after[0].(float64)
-		id, _ := req.after[1].(string)
-		after = &localDoc{at: time.UnixMilli(int64(ms)), id: id}
-	}
-	buckets := map[time.Time]*Bucket{}
-	facets := map[string]map[string]int64{}
-	var page []localDoc
-	topics := req.filters["event.dataset"]
-	index := func(name string) bool {
-		if strings.HasPrefix(name, "deadletter-") {
-			return false
-		}
-		if len(topics) == 0 {
-			return true
-		}
-		for _, t := range topics {
-			if pattern.MatchTopic(t, name) {
-				return true
-			}
-		}
-		return false
-	}
-	cut, err := filestore.Each(dir, index, req.from, localScanBytes, func(raw []byte) bool {
-		var doc map[string]any
-		if json.Unmarshal(raw, &doc) != nil {
-			return true
-		}
-		ts, _ := doc["@timestamp"].(string)
-		at, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil || at.Before(req.from) || !at.Before(req.to) {
-			return true
-		}
-		for _, f := range facetFields {
-			if want := req.filters[f.field]; len(want) > 0 && !slices.Contains(want, scalarText(lookup(doc, f.field))) {
-				return true
-			}
-		}
-		if !q.matches(doc) {
-			return true
-		}
-		d := localDoc{at: at, id: scalarText(lookup(doc, "event.id")), level: scalarText(lookup(doc, "log.level"))}
-		out.Total++
-		start := at.UTC().Truncate(req.interval.d)
-		b := buckets[start]
-		if b == nil {
-			b = &Bucket{Start: start, Levels: map[string]int64{}}
-			buckets[start] = b
-		}
-		b.Count++
-		b.Levels[cmp.Or(d.level, noLevel)]++
-		for _, f := range facetFields {
-			if v := scalarText(lookup(doc, f.field)); v != "" {
-				if facets[f.param] == nil {
-					facets[f.param] = map[string]int64{}
-				}
-				facets[f.param][v]++
-			}
-		}
-		if after != nil && !after.before(d) {
-			return true
-		}
-		// Keep the size newest: page is sorted newest first.
-		if len(page) == req.size && !d.before(page[len(page)-1]) {
-			return true
-		}
-		d.raw = append([]byte(nil), raw...)
-		i, _ := slices.BinarySearchFunc(page, d, func(a, b localDoc) int {
-			if a.before(b) {
-				return -1
-			}
-			return 1
-		})
-		page = slices.Insert(page, i, d)
-		if len(page) > req.size {
-			page = page[:req.size]
-		}
-		return true
-	})
-	if err != nil {
-		return out, err
-	}
-	for _, d := range page {
-		out.Hits = append(out.Hits, SearchHit{ID: d.id, Source: d.raw})
-	}
-	if len(page) == req.size {
-		last := page[len(page)-1]
-		a, _ := json.Marshal([]any{last.at.UnixMilli(), last.id})
-		out.After = string(a)
-	}
-	if cut {
-		out.TotalExact = false
-		out.Warnings = append(out.Warnings, fmt.Sprintf("only the newest %d MiB of the local files were read: older events are left out", localScanBytes>>20))
-	}
-	if req.after != nil {
-		return out, nil
-	}
-	out.Histogram = emptyHistogram(req)
-	for i := range out.Histogram {
-		if b := buckets[out.Histogram[i].Start]; b != nil {
-			out.Histogram[i] = *b
-		}
-	}
-	out.Facets = map[string][]FacetValue{}
-	for _, f := range facetFields {
-		values := []FacetValue{}
-		for v, n := range facets[f.param] {
-			values = append(values, FacetValue{Value: v, Count: n})
-		}
-		slices.SortFunc(values, func(a, b FacetValue) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Value, b.Value)) })
-		if len(values) > facetSize {
-			values = values[:facetSize]
-		}
-		out.Facets[f.param] = values
-	}
-	return out, nil
-}
-
 // matches reports whether doc holds every term of q.
 func (q localQuery) matches(doc map[string]any) bool {
-	msg := strings.ToLower(scalarText(doc["message"]))
+	msg := strings.ToLower(filestore.Text(doc["message"]))
 	for _, f := range q.fields {
-		v := strings.ToLower(scalarText(lookup(doc, f[0])))
+		v := strings.ToLower(filestore.Field(doc, f[0]))
 		if f[0] == "message" {
 			if !strings.Contains(v, f[1]) {
 				return false
@@ -229,30 +100,54 @@ func (q localQuery) matches(doc map[string]any) bool {
 	return true
 }
 
-// lookup reads a dotted path ("log.level") from a decoded document,
-// nested or written with its dots.
-func lookup(doc map[string]any, path string) any {
-	if v, ok := doc[path]; ok {
-		return v
+// mayMatch reports whether a document may hold q's words, from its bytes
+// alone, so that most documents of a word search need no decoding: a line
+// of ASCII without a backslash holds its message as written, so a word
+// the line does not hold (case aside) its message does not either. A
+// word that a number's text may hold (fmt's "1e+21" of a message 1e21)
+// is left to the decoded document.
+func (q localQuery) mayMatch(raw []byte) bool {
+	if len(q.words) == 0 {
+		return true
 	}
-	first, rest, ok := strings.Cut(path, ".")
-	if !ok {
-		return nil
+	for _, c := range raw {
+		if c >= 0x80 || c == '\\' {
+			return true
+		}
 	}
-	inner, _ := doc[first].(map[string]any)
-	if inner == nil {
-		return nil
+	for _, w := range q.words {
+		if strings.Trim(w, "0123456789.e+-") != "" && !containsLower(raw, w) {
+			return false
+		}
 	}
-	return lookup(inner, rest)
+	return true
 }
 
-// scalarText is a scalar's text; "" for others.
-func scalarText(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64, bool:
-		return fmt.Sprint(x)
+// containsLower reports whether ASCII s holds w, a lower-case word, case
+// aside.
+func containsLower(s []byte, w string) bool {
+	if w == "" {
+		return true
 	}
-	return ""
+	first := w[0]
+	for i := 0; i+len(w) <= len(s); i++ {
+		if lowerASCII(s[i]) != first {
+			continue
+		}
+		j := 1
+		for j < len(w) && lowerASCII(s[i+j]) == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

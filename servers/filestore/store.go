@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -49,9 +50,12 @@ type Store struct {
 	log    *logrus.Entry
 	recent *recentIDs
 
-	day    string
-	files  map[string]*os.File // index → open file of day
-	pruned time.Time
+	day   string
+	files map[string]*os.File // index → open file of day
+	// indexes keep the index of each open file; nil when it could not
+	// be opened (the file is then read whole).
+	indexes map[string]*indexWriter
+	pruned  time.Time
 
 	groups map[string][]byte // index → lines of one Write, reused
 }
@@ -69,7 +73,7 @@ func Open(dir string, keep time.Duration, now time.Time, log *logrus.Entry) (*St
 		return nil, fmt.Errorf("local documents: %w", err)
 	}
 	s := &Store{dir: dir, keep: keep, log: log, recent: newRecentIDs(recentCapacity),
-		files: map[string]*os.File{}, groups: map[string][]byte{}}
+		files: map[string]*os.File{}, indexes: map[string]*indexWriter{}, groups: map[string][]byte{}}
 	s.prune(now)
 	days, err := Days(dir)
 	if err != nil {
@@ -127,8 +131,9 @@ func (s *Store) Write(docs []Doc, now time.Time) (skipped int, err error) {
 	}
 
 	type written struct {
-		f    *os.File
-		size int64
+		index string
+		f     *os.File
+		size  int64
 	}
 	var done []written
 	undo := func(cause error) error {
@@ -138,6 +143,22 @@ func (s *Store) Write(docs []Doc, now time.Time) (skipped int, err error) {
 			}
 		}
 		return cause
+	}
+	// The lines of open files are summed up for their indexes while they
+	// are written and fsynced.
+	ahead := make(map[string]*staged, len(s.groups))
+	var mu sync.Mutex
+	var summing sync.WaitGroup
+	defer summing.Wait()
+	for index, lines := range s.groups {
+		if ix := s.indexes[index]; ix != nil && ix.f != nil && len(lines) > 0 {
+			summing.Go(func() {
+				st := ix.stage(lines)
+				mu.Lock()
+				ahead[index] = st
+				mu.Unlock()
+			})
+		}
 	}
 	for index, lines := range s.groups {
 		if len(lines) == 0 {
@@ -151,7 +172,7 @@ func (s *Store) Write(docs []Doc, now time.Time) (skipped int, err error) {
 		if err != nil {
 			return 0, undo(fmt.Errorf("%s: %w", f.Name(), err))
 		}
-		done = append(done, written{f, size})
+		done = append(done, written{index, f, size})
 		if _, err := f.Write(lines); err != nil {
 			return 0, undo(fmt.Errorf("write %s: %w", f.Name(), err))
 		}
@@ -161,6 +182,14 @@ func (s *Store) Write(docs []Doc, now time.Time) (skipped int, err error) {
 	}
 	for _, id := range ids {
 		s.recent.add(id)
+	}
+	summing.Wait()
+	for _, w := range done {
+		if ix := s.indexes[w.index]; ix != nil {
+			if err := ix.appended(w.size, s.groups[w.index], ahead[w.index]); err != nil {
+				s.log.Warn(err) // the documents are written: only searches slow down
+			}
+		}
 	}
 	return skipped, nil
 }
@@ -173,6 +202,14 @@ func (s *Store) closeFiles() {
 		f.Close()
 		delete(s.files, k)
 	}
+	for k, ix := range s.indexes {
+		if ix != nil {
+			if err := ix.close(); err != nil {
+				s.log.Warn(err)
+			}
+		}
+		delete(s.indexes, k)
+	}
 }
 
 // file returns the day's file of index, opened for appending.
@@ -184,12 +221,19 @@ func (s *Store) file(index string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("local documents: %w", err)
 	}
-	name := FileName(index)
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	path := filepath.Join(dir, FileName(index))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("local documents: %w", err)
 	}
-	s.files[index] = f
+	if old := s.indexes[index]; old != nil {
+		old.abandon() // its file was closed under it: openIndex starts over
+	}
+	ix, err := openIndex(path)
+	if err != nil {
+		s.log.Warnf("%v; searches read %s whole", err, path)
+	}
+	s.files[index], s.indexes[index] = f, ix
 	return f, nil
 }
 
@@ -268,6 +312,17 @@ func (s *Store) recover(path string) (int, error) {
 			n++
 		}
 		lines = lines[i+1:]
+	}
+	// The index follows the file (openIndex), its last block written.
+	ix, err := openIndex(path)
+	if err == nil {
+		if ix.summed > startupTail {
+			s.log.Infof("indexed %s: %d MiB of documents written before its index", path, ix.summed>>20)
+		}
+		err = ix.close()
+	}
+	if err != nil {
+		s.log.Warnf("%v; searches read %s whole", err, path)
 	}
 	return n, nil
 }
