@@ -230,21 +230,28 @@ func (s *localSearch) offer(d localDoc, raw []byte) {
 	if s.after != nil && !s.after.before(d) {
 		return
 	}
-	size := s.req.size
-	if len(s.page) == size && !d.before(s.page[len(s.page)-1]) {
-		return
+	s.page = keepNewest(s.page, s.req.size, d, raw)
+}
+
+// keepNewest puts d (its document raw, copied: readers reuse their
+// buffers) into page, sorted newest first, if it is among the size newest,
+// and returns page.
+func keepNewest(page []localDoc, size int, d localDoc, raw []byte) []localDoc {
+	if len(page) == size && !d.before(page[len(page)-1]) {
+		return page
 	}
 	d.raw = bytes.Clone(raw)
-	i, _ := slices.BinarySearchFunc(s.page, d, func(a, b localDoc) int {
+	i, _ := slices.BinarySearchFunc(page, d, func(a, b localDoc) int {
 		if a.before(b) {
 			return -1
 		}
 		return 1
 	})
-	s.page = slices.Insert(s.page, i, d)
-	if len(s.page) > size {
-		s.page = s.page[:size]
+	page = slices.Insert(page, i, d)
+	if len(page) > size {
+		page = page[:size]
 	}
+	return page
 }
 
 // answer is the search's answer: the page, the total, and on the first

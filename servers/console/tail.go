@@ -115,7 +115,7 @@ func (r tailRequest) esBody() []byte {
 // else @timestamp; zero when neither is a time.
 func readTime(doc map[string]any) time.Time {
 	for _, f := range []string{"event.created", "@timestamp"} {
-		if s, ok := lookup(doc, f).(string); ok {
+		if s, ok := filestore.Lookup(doc, f).(string); ok {
 			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 				return t
 			}
@@ -232,7 +232,7 @@ func tailLocal(dir string, pattern *indexname.Pattern, req tailRequest, q localQ
 			return true
 		}
 		for _, f := range facetFields {
-			if want := req.filters[f.field]; len(want) > 0 && !slices.Contains(want, scalarText(lookup(doc, f.field))) {
+			if want := req.filters[f.field]; len(want) > 0 && !slices.Contains(want, filestore.Field(doc, f.field)) {
 				return true
 			}
 		}
@@ -242,21 +242,7 @@ func tailLocal(dir string, pattern *indexname.Pattern, req tailRequest, q localQ
 		out.Total++
 		ts, _ := doc["@timestamp"].(string)
 		at, _ := time.Parse(time.RFC3339Nano, ts)
-		d := localDoc{at: at, id: scalarText(lookup(doc, "event.id"))}
-		if len(page) == req.size && !d.before(page[len(page)-1]) {
-			return true
-		}
-		d.raw = append([]byte(nil), raw...) // the reader reuses its buffer
-		i, _ := slices.BinarySearchFunc(page, d, func(a, b localDoc) int {
-			if a.before(b) {
-				return -1
-			}
-			return 1
-		})
-		page = slices.Insert(page, i, d)
-		if len(page) > req.size {
-			page = page[:req.size]
-		}
+		page = keepNewest(page, req.size, localDoc{at: at, id: filestore.Field(doc, "event.id")}, raw)
 		return true
 	})
 	if err != nil {
