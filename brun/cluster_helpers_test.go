@@ -120,7 +120,8 @@ func (p *clusterPipeline) startAgent(a *clusterAgent) {
 // conf writes the ini of one process, in a directory of its own (its
 // data.dir). es.retention is off, as in pipelineConf; /metrics is served
 // on a port the system picks, so the processes do not compete for one;
-// agents may read the test's *.log files and nothing else. An empty
+// agents may read the test's *.log files and nothing else; a transfer
+// that stops is given up by the group after 10 s, not Kafka's 45. An empty
 // agentID leaves the agent to take its host's address; consoleAddr is
 // where a console listens.
 func (p *clusterPipeline) conf(name, roles, agentID, consoleAddr string) string {
@@ -153,6 +154,7 @@ replicas = 0
 retention =
 [transfer]
 group = %s
+session.timeout = 10s
 %s
 [demo]
 path =

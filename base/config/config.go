@@ -122,6 +122,11 @@ type ES struct {
 type Transfer struct {
 	Topics []string // transfer.topics: empty means every topic named by a job in etcd
 	Group  string   // transfer.group: Kafka consumer group id
+	// SessionTimeout is transfer.session.timeout: how long the group
+	// waits for a transfer that stopped heartbeating (killed, cut off)
+	// before its partitions move to the others. Kafka's and franz-go's
+	// default, 45 s; 6 s to 30 min (the brokers' default bounds).
+	SessionTimeout time.Duration
 }
 
 // Console holds settings of the console role.
@@ -194,7 +199,8 @@ func Default() Config {
 			Retention:     30 * 24 * time.Hour,
 		},
 		Transfer: Transfer{
-			Group: "brun-transfer",
+			Group:          "brun-transfer",
+			SessionTimeout: 45 * time.Second,
 		},
 		Console: Console{
 			Listen: "127.0.0.1:8080",

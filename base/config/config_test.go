@@ -324,3 +324,34 @@ func TestRetention(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionTimeout(t *testing.T) {
+	cases := []struct {
+		ini  string
+		want time.Duration
+		err  string
+	}{
+		{"", 45 * time.Second, ""},
+		{"[transfer]\nsession.timeout = 10s", 10 * time.Second, ""},
+		{"[transfer]\nsession.timeout = 30m", 30 * time.Minute, ""},
+		{"[transfer]\nsession.timeout = 5s", 0, `transfer.session.timeout: "5s" must be 6s to 30m`},
+		{"[transfer]\nsession.timeout = 1h", 0, `transfer.session.timeout: "1h0m0s" must be 6s to 30m`},
+		{"[transfer]\nsession.timeout = soon", 0, `transfer.session.timeout`},
+	}
+	for _, c := range cases {
+		path := filepath.Join(t.TempDir(), "brun.ini")
+		if err := os.WriteFile(path, []byte(c.ini+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want one containing %q", c.ini, err, c.err)
+			}
+			continue
+		}
+		if err != nil || cfg.Transfer.SessionTimeout != c.want {
+			t.Errorf("%q: session timeout %v (err %v), want %v", c.ini, cfg.Transfer.SessionTimeout, err, c.want)
+		}
+	}
+}

@@ -83,8 +83,9 @@ var keys = map[string]map[string]setter{
 		"retention":      retention,
 	},
 	"transfer": {
-		"topics": func(c *Config, v string) error { c.Transfer.Topics = splitList(v); return nil },
-		"group":  func(c *Config, v string) error { c.Transfer.Group = v; return nil },
+		"topics":          func(c *Config, v string) error { c.Transfer.Topics = splitList(v); return nil },
+		"group":           func(c *Config, v string) error { c.Transfer.Group = v; return nil },
+		"session.timeout": duration(func(c *Config) *time.Duration { return &c.Transfer.SessionTimeout }),
 	},
 	"console": {
 		"listen": func(c *Config, v string) error { c.Console.Listen = v; return nil },

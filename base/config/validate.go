@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -116,6 +117,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Transfer.Group == "" {
 		bad("transfer.group", "", "must name a Kafka consumer group")
+	}
+	if d := c.Transfer.SessionTimeout; d < 6*time.Second || d > 30*time.Minute {
+		bad("transfer.session.timeout", d.String(), "must be 6s to 30m (the brokers' group.min/max.session.timeout.ms); 45s is Kafka's default")
 	}
 
 	if err := checkHostPort(c.Console.Listen, false); err != nil {

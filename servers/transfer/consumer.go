@@ -194,6 +194,7 @@ func consumerOptions(cfg *config.Config, topics []string) ([]kgo.Opt, error) {
 	}
 	return append(opts,
 		kgo.ConsumerGroup(cfg.Transfer.Group),
+		kgo.SessionTimeout(cfg.Transfer.SessionTimeout),
 		kgo.ConsumeTopics(topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
