@@ -295,18 +295,18 @@ func TestRelativePathsFollowTheIniFile(t *testing.T) {
 	}
 }
 
-func TestRetention(t *testing.T) {
-	cases := []struct {
-		ini  string
-		want time.Duration
-		err  string
-	}{
-		{"", 30 * 24 * time.Hour, ""},
-		{"[es]\nretention = 90d", 90 * 24 * time.Hour, ""},
-		{"[es]\nretention =", 0, ""},
-		{"[es]\nretention = 12h", 0, `es.retention: "12h" is not a duration of at least a day`},
-		{"[es]\nretention = forever", 0, `es.retention: "forever"`},
-	}
+// durationCase is an ini, and the duration it gives or the error it
+// gets.
+type durationCase struct {
+	ini  string
+	want time.Duration
+	err  string
+}
+
+// checkDurations loads each case's ini and checks what get reads of it,
+// or the error.
+func checkDurations(t *testing.T, key string, cases []durationCase, get func(*Config) time.Duration) {
+	t.Helper()
 	for _, c := range cases {
 		path := filepath.Join(t.TempDir(), "brun.ini")
 		if err := os.WriteFile(path, []byte(c.ini+"\n"), 0o600); err != nil {
@@ -319,39 +319,33 @@ func TestRetention(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || cfg.ES.Retention != c.want {
-			t.Errorf("%q: retention %v (err %v), want %v", c.ini, cfg.ES.Retention, err, c.want)
+		if err != nil || get(cfg) != c.want {
+			var got time.Duration
+			if cfg != nil {
+				got = get(cfg)
+			}
+			t.Errorf("%q: %s %v (err %v), want %v", c.ini, key, got, err, c.want)
 		}
 	}
 }
 
+func TestRetention(t *testing.T) {
+	checkDurations(t, "es.retention", []durationCase{
+		{"", 30 * 24 * time.Hour, ""},
+		{"[es]\nretention = 90d", 90 * 24 * time.Hour, ""},
+		{"[es]\nretention =", 0, ""},
+		{"[es]\nretention = 12h", 0, `es.retention: "12h" is not a duration of at least a day`},
+		{"[es]\nretention = forever", 0, `es.retention: "forever"`},
+	}, func(c *Config) time.Duration { return c.ES.Retention })
+}
+
 func TestSessionTimeout(t *testing.T) {
-	cases := []struct {
-		ini  string
-		want time.Duration
-		err  string
-	}{
+	checkDurations(t, "transfer.session.timeout", []durationCase{
 		{"", 45 * time.Second, ""},
 		{"[transfer]\nsession.timeout = 10s", 10 * time.Second, ""},
 		{"[transfer]\nsession.timeout = 30m", 30 * time.Minute, ""},
 		{"[transfer]\nsession.timeout = 5s", 0, `transfer.session.timeout: "5s" must be 6s to 30m`},
 		{"[transfer]\nsession.timeout = 1h", 0, `transfer.session.timeout: "1h0m0s" must be 6s to 30m`},
 		{"[transfer]\nsession.timeout = soon", 0, `transfer.session.timeout`},
-	}
-	for _, c := range cases {
-		path := filepath.Join(t.TempDir(), "brun.ini")
-		if err := os.WriteFile(path, []byte(c.ini+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := Load(path)
-		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%q: error %v, want one containing %q", c.ini, err, c.err)
-			}
-			continue
-		}
-		if err != nil || cfg.Transfer.SessionTimeout != c.want {
-			t.Errorf("%q: session timeout %v (err %v), want %v", c.ini, cfg.Transfer.SessionTimeout, err, c.want)
-		}
-	}
+	}, func(c *Config) time.Duration { return c.Transfer.SessionTimeout })
 }

@@ -345,10 +345,37 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "bad search", Fields: errs})
 		return
 	}
+	answerFromStore(s, w, r, "bad search", req.query,
+		func(dir string, pattern *indexname.Pattern, q localQuery) (SearchAnswer, error) {
+			return searchLocal(dir, pattern, req, q)
+		},
+		func(ctx context.Context, base string) (SearchAnswer, error) {
+			out, err := s.searchAt(ctx, base, req)
+			if k := s.cfg.Console.KibanaURL; k != "" && err == nil {
+				out.Kibana = discoverURL(k, req, "")
+				for i := range out.Hits {
+					out.Hits[i].Kibana = discoverURL(k, req, out.Hits[i].ID)
+				}
+			}
+			return out, err
+		})
+}
+
+// answerFromStore writes the answer of a search-like request (refused,
+// "bad search" or "bad tail", names what it is): from the local files
+// (local, given query as local mode reads it) when es.endpoints is empty,
+// else from the first Elasticsearch endpoint that answers (at). A query
+// either store refuses is a 400 naming q; no endpoint answering, a 502.
+func answerFromStore[A any](s *Server, w http.ResponseWriter, r *http.Request, refused, query string,
+	local func(dir string, pattern *indexname.Pattern, q localQuery) (A, error),
+	at func(ctx context.Context, base string) (A, error)) {
+	badQuery := func(reason string) {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: refused, Fields: []fieldError{{Field: "q", Reason: reason}}})
+	}
 	if s.cfg.LocalES() {
-		q, err := parseLocalQuery(req.query)
+		q, err := parseLocalQuery(query)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "bad search", Fields: []fieldError{{Field: "q", Reason: err.Error()}}})
+			badQuery(err.Error())
 			return
 		}
 		pattern, err := indexname.Parse(s.cfg.ES.Index)
@@ -356,7 +383,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, "%v", err)
 			return
 		}
-		out, err := searchLocal(s.cfg.LocalESDir(), pattern, req, q)
+		out, err := local(s.cfg.LocalESDir(), pattern, q)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "%v", err)
 			return
@@ -368,21 +395,14 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	var errsES []string
 	for _, base := range s.cfg.ES.Endpoints {
-		out, err := s.searchAt(ctx, base, req)
+		out, err := at(ctx, base)
 		if err == nil {
-			if k := s.cfg.Console.KibanaURL; k != "" {
-				out.Kibana = discoverURL(k, req, "")
-				for i := range out.Hits {
-					out.Hits[i].Kibana = discoverURL(k, req, out.Hits[i].ID)
-				}
-			}
 			writeJSON(w, http.StatusOK, out)
 			return
 		}
 		var se *esStatusError
 		if errors.As(err, &se) && se.status == http.StatusBadRequest {
-			// Elasticsearch refused the query: the user's to fix.
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "bad search", Fields: []fieldError{{Field: "q", Reason: esReason(se.body)}}})
+			badQuery(esReason(se.body)) // Elasticsearch refused the query: the user's to fix
 			return
 		}
 		errsES = append(errsES, err.Error())

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -143,42 +142,11 @@ func (s *Server) tail(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "bad tail", Fields: errs})
 		return
 	}
-	if s.cfg.LocalES() {
-		q, err := parseLocalQuery(req.query)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "bad tail", Fields: []fieldError{{Field: "q", Reason: err.Error()}}})
-			return
-		}
-		pattern, err := indexname.Parse(s.cfg.ES.Index)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "%v", err)
-			return
-		}
-		out, err := tailLocal(s.cfg.LocalESDir(), pattern, req, q)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "%v", err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), searchTimeout+2*time.Second)
-	defer cancel()
-	var errsES []string
-	for _, base := range s.cfg.ES.Endpoints {
-		out, err := s.tailAt(ctx, base, req)
-		if err == nil {
-			writeJSON(w, http.StatusOK, out)
-			return
-		}
-		var se *esStatusError
-		if errors.As(err, &se) && se.status == http.StatusBadRequest {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "bad tail", Fields: []fieldError{{Field: "q", Reason: esReason(se.body)}}})
-			return
-		}
-		errsES = append(errsES, err.Error())
-	}
-	writeError(w, http.StatusBadGateway, "%s", strings.Join(errsES, "; "))
+	answerFromStore(s, w, r, "bad tail", req.query,
+		func(dir string, pattern *indexname.Pattern, q localQuery) (TailAnswer, error) {
+			return tailLocal(dir, pattern, req, q)
+		},
+		func(ctx context.Context, base string) (TailAnswer, error) { return s.tailAt(ctx, base, req) })
 }
 
 // tailAt runs req against one endpoint.
