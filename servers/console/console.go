@@ -30,7 +30,10 @@ type Server struct {
 	log    *logrus.Entry
 	checks []check
 	token  string           // the credential /api needs; "" lets no one in
-	now    func() time.Time // session expiry
+	now    func() time.Time // session expiry, the history's samples
+	// history holds the agents' statuses of the last hour, for
+	// /api/overview; watchStatus feeds it.
+	history *History
 }
 
 // New returns a console for cfg that reads and writes etcd through cli and
@@ -44,6 +47,8 @@ func New(cfg *config.Config, cli *clientv3.Client, token string) *Server {
 		checks: checksFor(cfg, cli),
 		token:  token,
 		now:    time.Now,
+
+		history: NewHistory(historyWindow, historyStep, historyMaxAgents, historyMaxJobs),
 	}
 }
 
@@ -63,6 +68,7 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
 	}
 	s := New(cfg, cli, token)
 	go s.countLoop(ctx)
+	go s.watchStatus(ctx)
 	return serve(ctx, "console.listen", cfg.Console.Listen, s.Handler(), s.log)
 }
 
@@ -87,6 +93,7 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/agents/{agent}/jobs/{name}/events", s.jobEvents)
 	api("GET /api/search", s.search)
 	api("GET /api/surrounding", s.surrounding)
+	api("GET /api/overview", s.overview)
 	api("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	})
