@@ -144,11 +144,13 @@ dir =
 		t.Fatalf("the Overview tab leads to %q", location(t, browser))
 	}
 
-	row := func(job string) string { return `#overview-view article[data-agent="laptop"] tr[data-job="` + job + `"]` }
+	row := func(job string) string {
+		return `#overview-view article[data-agent="laptop"] tr[data-job="` + job + `"]`
+	}
 	type jobView struct {
 		Rate, Now, State, Lag, Errors, LastError, Href string
-		Points                                        int
-		Lines                                         int
+		Points                                         int
+		Lines                                          int
 	}
 	read := func(job string) jobView {
 		t.Helper()
@@ -241,7 +243,7 @@ func location(t *testing.T, ctx context.Context) string {
 // isHidden reports whether the element with id is hidden.
 func isHidden(t *testing.T, ctx context.Context, id string) bool {
 	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById(` + strconv.Quote(id) + `).hidden`))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById(`+strconv.Quote(id)+`).hidden`))
 	if err != nil {
 		t.Fatalf("read %s.hidden: %v", id, err)
 	}

@@ -13,8 +13,19 @@
 //     a time range and filters, with a histogram by level and facets; the
 //     lines around an event in its file (surrounding.go); links to Kibana
 //     Discover when [console] kibana.url is set (kibana.go);
+//   - the fleet overview (history.go, overview.go): a background watch of
+//     the <prefix>status/ keys (etcdx.Mirror: list, then watch; list again
+//     when compacted) feeds a History that keeps, per agent and job, a
+//     sample every 10 s at most for the last hour (lines, acked, lag,
+//     state) and the times the job started failing; GET /api/overview
+//     answers lines/s over the hour (counter resets taken as restarts from
+//     zero, as Prometheus's rate() does), the current rate, lag and the
+//     errors of the hour. It is bounded: 1,000 agents and 5,000 jobs at
+//     most (the others are counted, not tracked), an agent forgotten an
+//     hour after its status key went, a job an hour after its last report;
 //   - the web page at / (ui.go, web/), embedded in the binary: agents and
-//     jobs (app.js), and the Search view (search.js);
+//     jobs (app.js), the Overview (overview.js) and the Search view
+//     (search.js);
 //   - /metrics, /healthz and /readyz (health.go), which an agent-only or
 //     transfer-only process serves on [brun] metrics.listen (ServeOps);
 //   - the login (session.go, token.go): every /api call needs the token

@@ -139,8 +139,9 @@ function sparkline(j, d) {
   return chart;
 }
 
-// seconds writes a wait: "4 s", "3 min", "2 h".
+// seconds writes a wait: "0.4 s", "12 s", "3 min", "2 h".
 function seconds(s) {
+  if (s < 10) return s.toFixed(1) + " s";
   if (s < 90) return Math.round(s) + " s";
   if (s < 5400) return Math.round(s / 60) + " min";
   return Math.round(s / 3600) + " h";
