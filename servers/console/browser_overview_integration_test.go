@@ -198,8 +198,9 @@ dir =
 				wait = d
 			}
 		}
-		// The chart fills at a point per 10 s; the page redraws every 10 s.
-		points := int(wait / (10 * time.Second))
+		// The chart fills at a point per 10 to 15 s (one report in two or
+		// three is kept); the page redraws every 10 s.
+		points := int(wait / (15 * time.Second))
 		testkit.WaitFor(t, wait+2*time.Minute, fmt.Sprintf("%d points in the charts", points), func() bool {
 			return read("nginx").Points >= points && read("app").Points >= points
 		})

@@ -16,11 +16,12 @@
 //   - the fleet overview (history.go, overview.go): a background watch of
 //     the <prefix>status/ keys (etcdx.Mirror: list, then watch; list again
 //     when compacted) feeds a History that keeps, per agent and job, a
-//     sample every 10 s at most for the last hour (lines, acked, lag,
-//     state) and the times the job started failing; GET /api/overview
+//     sample at least 10 s apart (one report in two or three) for the
+//     last hour (lines, acked, lag), its latest state and error, and the
+//     times the job started failing; GET /api/overview
 //     answers lines/s over the hour (counter resets taken as restarts from
 //     zero, as Prometheus's rate() does), the current rate, lag and the
-//     errors of the hour. It is bounded: 1,000 agents and 5,000 jobs at
+//     errors of the hour. It is bounded: 1,000 agents and 2,000 jobs at
 //     most (the others are counted, not tracked), an agent forgotten an
 //     hour after its status key went, a job an hour after its last report;
 //   - the web page at / (ui.go, web/), embedded in the binary: agents and

@@ -22,18 +22,18 @@ const (
 	// historyMaxAgents and historyMaxJobs bound what the history tracks:
 	// agents, and jobs over all agents together. Beyond them new agents
 	// and jobs are not tracked (counted in Overview.Untracked) until
-	// others are forgotten. At historyWindow/historyStep samples of 40
-	// bytes, 5,000 jobs take about 15 MB.
+	// others are forgotten. A job's ring is historyWindow/historyStep
+	// samples of 40 bytes, about 15 KB: 2,000 jobs take about 30 MB.
 	historyMaxAgents = 1000
-	historyMaxJobs   = 5000
+	historyMaxJobs   = 2000
 )
 
 // failing are the job states that count as errors.
 var failing = map[string]bool{status.Error: true, status.Invalid: true, status.Forbidden: true}
 
 // History keeps, for the last hour, what the agents' statuses said: per
-// agent and job a ring of samples (counters, lag, state), one per step at
-// most, and the times the job started failing. It is fed the whole set of
+// agent and job a ring of samples (counters, lag), one per step at most,
+// its latest state and error, and the times the job started failing. It is fed the whole set of
 // status values (Sync) or one status (Observe) with the time they were
 // seen, and answers Overview. It is safe for concurrent use; its memory is
 // bounded by the ring size times maxJobs.
@@ -65,6 +65,7 @@ type agentHistory struct {
 
 type jobHistory struct {
 	topic, path string
+	state       string   // in the latest report
 	ring        []sample // oldest at next when full
 	next        int
 	full        bool
@@ -75,14 +76,17 @@ type jobHistory struct {
 	onsets      []time.Time
 }
 
-// sample is one observation of a job. t is the console's clock.
+// sample is one observation of a job, 40 bytes: the ring of every job
+// holds an hour of them.
 type sample struct {
-	t             time.Time
+	ms            int64 // when it was seen: Unix milliseconds of the console's clock
 	lines, acked  int64
 	lag           int64   // bytes read from the files and not acknowledged
-	oldestUnacked float64 // seconds the oldest unacknowledged line waits, by the agent's clock
-	state         string
+	oldestUnacked float32 // seconds the oldest unacknowledged line waits, by the agent's clock
 }
+
+// at is when s was seen.
+func (s sample) at() time.Time { return time.UnixMilli(s.ms).UTC() }
 
 // Sync takes the whole set of status values under prefix (etcd key →
 // value), as etcdx.Mirror hands them, seen at now: each changed value is
@@ -162,7 +166,7 @@ func (h *History) observe(now time.Time, id string, st *status.Agent, hash uint6
 // add records one observation; it is kept in the ring when step has passed
 // since the last kept one.
 func (j *jobHistory) add(now, updated time.Time, js *status.Job, step time.Duration) {
-	s := sample{t: now, lines: js.Lines, acked: js.Acked, state: js.State}
+	s := sample{ms: now.UnixMilli(), lines: js.Lines, acked: js.Acked}
 	var oldest time.Time
 	for _, f := range js.Files {
 		s.lag += f.Lag
@@ -171,9 +175,9 @@ func (j *jobHistory) add(now, updated time.Time, js *status.Job, step time.Durat
 		}
 	}
 	if !oldest.IsZero() && updated.After(oldest) {
-		s.oldestUnacked = updated.Sub(oldest).Seconds()
+		s.oldestUnacked = float32(updated.Sub(oldest).Seconds())
 	}
-	j.topic, j.path = js.Topic, js.Path
+	j.topic, j.path, j.state = js.Topic, js.Path, js.State
 	bad := failing[js.State]
 	if bad {
 		// An error starts when the job goes into a failing state, or when
@@ -185,7 +189,7 @@ func (j *jobHistory) add(now, updated time.Time, js *status.Job, step time.Durat
 	}
 	j.lastFailing = bad
 	j.last = s
-	if k, ok := j.newest(); !ok || now.Sub(k.t) >= step {
+	if k, ok := j.newest(); !ok || now.Sub(k.at()) >= step {
 		j.ring[j.next] = s
 		j.next = (j.next + 1) % len(j.ring)
 		j.full = j.full || j.next == 0
@@ -209,7 +213,7 @@ func (j *jobHistory) kept(since time.Time) []sample {
 	}
 	for i := 0; i < n; i++ {
 		s := j.ring[(start+i)%len(j.ring)]
-		if !s.t.Before(since) {
+		if !s.at().Before(since) {
 			out = append(out, s)
 		}
 	}
@@ -229,7 +233,7 @@ func (h *History) expire(now time.Time) {
 			continue
 		}
 		for name, j := range a.jobs {
-			if j.last.t.Before(since) {
+			if j.last.at().Before(since) {
 				delete(a.jobs, name)
 				h.jobs--
 				continue

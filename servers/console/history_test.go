@@ -206,7 +206,7 @@ func TestHistorySyncSkipsUnchanged(t *testing.T) {
 		t.Fatalf("agents %+v, want a1 alone", o.Agents)
 	}
 	j := o.Agents[0].Jobs[0]
-	if j.Seen != t0 || len(j.Points) != 0 {
+	if !j.Seen.Equal(t0) || len(j.Points) != 0 {
 		t.Errorf("job seen %v with points %+v: the same value listed again made a sample", j.Seen, j.Points)
 	}
 }

@@ -106,27 +106,27 @@ func (h *History) Overview(now time.Time, id string) Overview {
 
 // overview summarizes one job's samples from since to now.
 func (j *jobHistory) overview(name string, now, since time.Time, maxGap time.Duration) JobOverview {
-	o := JobOverview{Name: name, Topic: j.topic, Path: j.path, State: j.last.state, Points: []Point{},
-		Lines: j.last.lines, LagBytes: j.last.lag, LagSeconds: j.last.oldestUnacked, Errors: len(j.onsets), Seen: j.last.t}
+	o := JobOverview{Name: name, Topic: j.topic, Path: j.path, State: j.state, Points: []Point{},
+		Lines: j.last.lines, LagBytes: j.last.lag, LagSeconds: float64(j.last.oldestUnacked), Errors: len(j.onsets), Seen: j.last.at()}
 	if !j.lastErrAt.Before(since) {
 		o.LastError, o.LastErrorAt = j.lastErr, j.lastErrAt
 	}
 	samples := j.kept(since)
-	if k, ok := j.newest(); ok && j.last.t.After(k.t) && !j.last.t.Before(since) {
+	if k, ok := j.newest(); ok && j.last.ms > k.ms && !j.last.at().Before(since) {
 		samples = append(samples, j.last) // the curve reaches the latest report
 	}
 	for i := 1; i < len(samples); i++ {
 		a, b := samples[i-1], samples[i]
-		dt := b.t.Sub(a.t)
+		dt := b.at().Sub(a.at())
 		if dt <= 0 || dt > maxGap {
 			continue
 		}
-		o.Points = append(o.Points, Point{T: b.t.Unix(), Rate: float64(increase(a.lines, b.lines)) / dt.Seconds()})
+		o.Points = append(o.Points, Point{T: b.at().Unix(), Rate: float64(increase(a.lines, b.lines)) / dt.Seconds()})
 	}
 	if n := len(samples); n >= 2 {
 		a, b := samples[n-2], samples[n-1]
-		dt := b.t.Sub(a.t)
-		if dt > 0 && dt <= maxGap && now.Sub(b.t) <= maxGap {
+		dt := b.at().Sub(a.at())
+		if dt > 0 && dt <= maxGap && now.Sub(b.at()) <= maxGap {
 			lines := float64(increase(a.lines, b.lines)) / dt.Seconds()
 			acked := float64(increase(a.acked, b.acked)) / dt.Seconds()
 			o.Rate, o.AckedRate = &lines, &acked
