@@ -60,7 +60,7 @@ func appendLines(t *testing.T, ctx context.Context, path string, perSecond func(
 // at a varying rate for BRUN_CONSOLE_OVERVIEW_SCREENSHOT_WAIT (a
 // duration; default 2m), then saves a PNG of the overview there.
 func TestBrowserOverview(t *testing.T) {
-	testkit.Integration(t)
+	localIntegration(t)
 	dir := t.TempDir()
 	listen, token := testkit.FreeAddr(t), "tok-"+testkit.Unique("overview")
 	ini := writeFile(t, dir, "brun.ini", fmt.Sprintf(`
@@ -228,6 +228,16 @@ dir =
 	}
 	if blocked, err := chromedp.Run(browser, chromedp.Evaluate[[]string](`window.cspViolations`)); err != nil || len(blocked) > 0 {
 		t.Errorf("the CSP blocked: %v (%v)", blocked, err)
+	}
+}
+
+// localIntegration skips t unless BRUN_INTEGRATION=1. Unlike
+// testkit.Integration it needs no server of the stack: a local-mode brun
+// brings its own.
+func localIntegration(t *testing.T) {
+	t.Helper()
+	if os.Getenv("BRUN_INTEGRATION") != "1" {
+		t.Skip("integration test: set BRUN_INTEGRATION=1 and BRUN_BIN (make build)")
 	}
 }
 
