@@ -93,6 +93,9 @@ func (s sample) at() time.Time { return time.UnixMilli(s.ms).UTC() }
 // observed, agents whose key is gone are marked gone, and what is older
 // than the window is forgotten. A value that is no status is skipped.
 func (h *History) Sync(now time.Time, prefix string, kv map[string][]byte) {
+	h.mu.Lock()
+	h.expire(now) // once per sync: it walks every job
+	h.mu.Unlock()
 	present := make(map[string]bool, len(kv))
 	for key, v := range kv {
 		id := strings.TrimPrefix(key, prefix)
@@ -123,16 +126,20 @@ func (h *History) Sync(now time.Time, prefix string, kv map[string][]byte) {
 			a.gone = now
 		}
 	}
-	h.expire(now)
 }
 
 // Observe records one status of agent id seen at now.
-func (h *History) Observe(now time.Time, id string, st *status.Agent) { h.observe(now, id, st, 0) }
+func (h *History) Observe(now time.Time, id string, st *status.Agent) {
+	h.mu.Lock()
+	h.expire(now)
+	h.mu.Unlock()
+	h.observe(now, id, st, 0)
+}
 
+// observe records st; hash is that of its value (0: unknown).
 func (h *History) observe(now time.Time, id string, st *status.Agent, hash uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.expire(now)
 	a := h.agents[id]
 	if a == nil {
 		if len(h.agents) >= h.maxAgents {
