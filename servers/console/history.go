@@ -26,6 +26,9 @@ const (
 	// samples of 40 bytes, about 15 KB: 2,000 jobs take about 30 MB.
 	historyMaxAgents = 1000
 	historyMaxJobs   = 2000
+	// maxOnsets bounds the error onsets a job keeps: an hour of reports
+	// every 5 s, each a new error, is 720.
+	maxOnsets = 1000
 )
 
 // failing are the job states that count as errors.
@@ -38,14 +41,14 @@ var failing = map[string]bool{status.Error: true, status.Invalid: true, status.F
 // seen, and answers Overview. It is safe for concurrent use; its memory is
 // bounded by the ring size times maxJobs.
 type History struct {
-	window, step        time.Duration
-	maxAgents, maxJobs  int
-	mu                  sync.Mutex
-	agents              map[string]*agentHistory
-	jobs                int // tracked jobs, over all agents
-	untrackedAgents     map[string]bool
-	untrackedJobs       map[string]bool // agent \n job
-	untrackedAgentsSeen time.Time       // when untracked* were last reset
+	window, step       time.Duration
+	maxAgents, maxJobs int
+	mu                 sync.Mutex
+	agents             map[string]*agentHistory
+	jobs               int // tracked jobs, over all agents
+	untrackedAgents    map[string]bool
+	untrackedJobs      map[string]bool // agent \n job
+	untrackedSince     time.Time       // when untracked* were last reset
 }
 
 // NewHistory returns an empty history of window, keeping a sample per job
@@ -190,6 +193,9 @@ func (j *jobHistory) add(now, updated time.Time, js *status.Job, step time.Durat
 		// An error starts when the job goes into a failing state, or when
 		// its error changes while it fails.
 		if !j.lastFailing || js.Error != j.lastErr {
+			if len(j.onsets) >= maxOnsets { // an agent reporting far more often than every 5 s
+				j.onsets = j.onsets[1:]
+			}
 			j.onsets = append(j.onsets, now)
 		}
 		j.lastErr, j.lastErrAt = js.Error, now
@@ -254,10 +260,10 @@ func (h *History) expire(now time.Time) {
 	}
 	// Those left out are counted afresh each window: a name that went away
 	// is no longer counted.
-	if now.Sub(h.untrackedAgentsSeen) >= h.window {
+	if now.Sub(h.untrackedSince) >= h.window {
 		clear(h.untrackedAgents)
 		clear(h.untrackedJobs)
-		h.untrackedAgentsSeen = now
+		h.untrackedSince = now
 	}
 }
 
