@@ -29,6 +29,9 @@ const (
 	// maxOnsets bounds the error onsets a job keeps: an hour of reports
 	// every 5 s, each a new error, is 720.
 	maxOnsets = 1000
+	// maxUntracked bounds the names of untracked agents and jobs kept to
+	// count them: the count stops there.
+	maxUntracked = 10000
 )
 
 // failing are the job states that count as errors.
@@ -146,7 +149,9 @@ func (h *History) observe(now time.Time, id string, st *status.Agent, hash uint6
 	a := h.agents[id]
 	if a == nil {
 		if len(h.agents) >= h.maxAgents {
-			h.untrackedAgents[id] = true
+			if len(h.untrackedAgents) < maxUntracked {
+				h.untrackedAgents[id] = true
+			}
 			return
 		}
 		a = &agentHistory{jobs: map[string]*jobHistory{}}
@@ -162,7 +167,9 @@ func (h *History) observe(now time.Time, id string, st *status.Agent, hash uint6
 		j := a.jobs[js.Name]
 		if j == nil {
 			if h.jobs >= h.maxJobs {
-				h.untrackedJobs[id+"\n"+js.Name] = true
+				if len(h.untrackedJobs) < maxUntracked {
+					h.untrackedJobs[id+"\n"+js.Name] = true
+				}
 				continue
 			}
 			j = &jobHistory{ring: make([]sample, int(h.window/h.step)+2)}
