@@ -30,22 +30,26 @@ type Server struct {
 	log    *logrus.Entry
 	checks []check
 	token  string           // the credential /api needs; "" lets no one in
-	now    func() time.Time // session expiry
 	tails  chan struct{}    // a slot per live tail being answered (maxTails)
+	now    func() time.Time // session expiry, the history's samples
+	// history holds the agents' statuses of the last hour, for
+	// /api/overview; watchStatus feeds it.
+	history *History
 }
 
 // New returns a console for cfg that reads and writes etcd through cli and
 // lets in the holders of token (see Token). It does no I/O.
 func New(cfg *config.Config, cli *clientv3.Client, token string) *Server {
 	return &Server{
-		cfg:    cfg,
-		cli:    cli,
-		keys:   etcdx.Keys{Prefix: cfg.Etcd.Prefix},
-		log:    logging.For("console"),
-		checks: checksFor(cfg, cli),
-		token:  token,
-		now:    time.Now,
-		tails:  make(chan struct{}, maxTails),
+		cfg:     cfg,
+		cli:     cli,
+		keys:    etcdx.Keys{Prefix: cfg.Etcd.Prefix},
+		log:     logging.For("console"),
+		checks:  checksFor(cfg, cli),
+		token:   token,
+		now:     time.Now,
+		tails:   make(chan struct{}, maxTails),
+		history: NewHistory(historyWindow, historyStep, historyMaxAgents, historyMaxJobs),
 	}
 }
 
@@ -65,6 +69,7 @@ func Run(ctx context.Context, cfg *config.Config, cli *clientv3.Client) error {
 	}
 	s := New(cfg, cli, token)
 	go s.countLoop(ctx)
+	go s.watchStatus(ctx)
 	return serve(ctx, "console.listen", cfg.Console.Listen, s.Handler(), s.log)
 }
 
@@ -90,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/search", s.search)
 	api("GET /api/surrounding", s.surrounding)
 	api("GET /api/tail", s.tail)
+	api("GET /api/overview", s.overview)
 	api("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	})

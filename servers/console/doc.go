@@ -18,10 +18,22 @@
 //     page's last poll (event.created, else @timestamp: events arrive
 //     late and out of @timestamp order), each window overlapping the last
 //     by a minute, at most maxTails requests at once;
+//   - the fleet overview (history.go, overview.go): a background watch of
+//     the <prefix>status/ keys (etcdx.Mirror: list, then watch; list again
+//     when compacted) feeds a History that keeps, per agent and job, a
+//     sample at least 10 s apart (one report in two or three) for the
+//     last hour (lines, acked, lag), its latest state and error, and the
+//     times the job started failing; GET /api/overview
+//     answers lines/s over the hour (counter resets taken as restarts from
+//     zero, as Prometheus's rate() does), the current rate, lag and the
+//     errors of the hour. It is bounded: 1,000 agents and 2,000 jobs at
+//     most (the others are counted, not tracked), an agent forgotten an
+//     hour after its status key went, a job an hour after its last report;
 //   - the web page at / (ui.go, web/), embedded in the binary: agents and
-//     jobs (app.js), the Search view (search.js) and its Live toggle
-//     (tail.js: polls, drops what it shows by event.id, pauses when
-//     scrolled away, keeps 1,000 events, stops with the tab);
+//     jobs (app.js), the Overview (overview.js), the Search view
+//     (search.js) and its Live toggle (tail.js: polls, drops what it
+//     shows by event.id, pauses when scrolled away, keeps 1,000 events,
+//     stops with the tab);
 //   - /metrics, /healthz and /readyz (health.go), which an agent-only or
 //     transfer-only process serves on [brun] metrics.listen (ServeOps);
 //   - the login (session.go, token.go): every /api call needs the token

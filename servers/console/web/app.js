@@ -398,6 +398,7 @@ function loggedOut(msg) {
   $("editor").hidden = true;
   $("events").hidden = true;
   $("search-view").hidden = true;
+  $("overview-view").hidden = true;
   eventsOf = null;
   $("agents").replaceChildren();
   $("summary").textContent = "";

@@ -71,14 +71,16 @@ function apiParams(s) {
 // ------------------------------------------------------------- views ---
 
 // route shows the view the hash names: the Search view for #search...,
-// else agents and jobs.
+// the Overview for #overview, else agents and jobs.
 function route() {
   const search = location.hash.startsWith("#search");
   if (!search) tailStop();
-  $("agents-view").hidden = search;
+  const overview = location.hash.startsWith("#overview");
+  $("agents-view").hidden = search || overview;
   $("search-view").hidden = !search || !$("login-box").hidden;
-  $("tab-agents").classList.toggle("on", !search);
+  $("tab-agents").classList.toggle("on", !search && !overview);
   $("tab-search").classList.toggle("on", search);
+  showOverview(overview); // overview.js
   if (!search) return;
   $("tab-search").href = location.hash; // the tab comes back to this search
   searchState = parseSearchHash(location.hash);
