@@ -259,14 +259,9 @@ dir =
 // writes a PNG of the page to out (doc/console.png).
 func screenshot(t *testing.T, ctx context.Context, base, token, prefix, agentID, dir, out string) {
 	put := func(agent, name, value string) {
-		req, _ := http.NewRequest("PUT", base+"/api/agents/"+agent+"/jobs/"+name, strings.NewReader(value))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil || res.StatusCode/100 != 2 {
-			t.Fatalf("PUT %s/%s: %v %v", agent, name, err, res)
+		if code, body := putJob(t, base, token, agent, name, value); code/100 != 2 {
+			t.Fatalf("PUT %s/%s: %d %s", agent, name, code, body)
 		}
-		res.Body.Close()
 	}
 	put(agentID, "nginx", `{"path":"/var/log/nginx/access.log","topic":"nginx","fields":{"env":"prod"}}`)
 	put(agentID, "worker", fmt.Sprintf(`{"path":"%s/worker/*.log","topic":"worker","exclude":["*.gz"]}`, dir))

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -90,17 +88,8 @@ dir =
 	base := "http://" + listen
 	testkit.WaitFor(t, 60*time.Second, "the console's /healthz", func() bool { code, _ := httpGet(base + "/healthz"); return code == 200 })
 	put := func(name, value string) {
-		req, _ := http.NewRequest("PUT", base+"/api/agents/laptop/jobs/"+name, strings.NewReader(value))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("PUT job %s: %v", name, err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode/100 != 2 {
-			t.Fatalf("PUT job %s: %s %s", name, res.Status, body)
+		if code, body := putJob(t, base, token, "laptop", name, value); code/100 != 2 {
+			t.Fatalf("PUT job %s: %d %s", name, code, body)
 		}
 	}
 	ctx, stop := context.WithCancel(context.Background())

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -220,20 +218,7 @@ dir =
 	last := fx.n - 1
 	from, to := fx.base, fx.base.Add(30*time.Minute)
 	logFile := writeFile(t, dir, "app.log", fx.file())
-	apiCall := func(method, path, body string) (int, []byte) {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, b
-	}
+	apiCall := func(method, path, body string) (int, []byte) { return consoleCall(t, base, token, method, path, body) }
 	if code, body := apiCall("PUT", "/api/agents/"+agentID+"/jobs/app", fmt.Sprintf(`{"path":%q,"topic":%q,"start":"beginning"}`, logFile, topic)); code/100 != 2 {
 		t.Fatalf("PUT the job: %d %s", code, body)
 	}

@@ -6,9 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -131,20 +131,30 @@ dir =
 // JSON); it returns the status code and body.
 func putJob(t *testing.T, base, token, agent, name, value string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("PUT", base+"/api/agents/"+agent+"/jobs/"+name, strings.NewReader(value))
+	code, body := consoleCall(t, base, token, "PUT", "/api/agents/"+agent+"/jobs/"+name, value)
+	return code, strings.TrimSpace(string(body))
+}
+
+// consoleCall sends method path (with body as JSON when there is one) to
+// the console at base with the bearer token, and returns the status code
+// and body.
+func consoleCall(t *testing.T, base, token, method, path, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("PUT %s/%s: %v", agent, name, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
-	var v json.RawMessage
-	json.NewDecoder(res.Body).Decode(&v)
-	return res.StatusCode, string(v)
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
 }
 
 // writeCerts makes a CA and one certificate signed by it for 127.0.0.1,
